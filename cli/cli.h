@@ -1,0 +1,9 @@
+/* The vmmcsim command line (cli/cli_run.c), callable from tests. */
+#ifndef CLI_CLI_H
+#define CLI_CLI_H
+
+/* Runs the vmmcsim command: prints results on stdout, errors on stderr.
+ * Returns the process exit status: 0 ok, 1 the run failed, 2 bad input. */
+int cli_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,409 @@
+/*
+ * The vmmcsim command: parses the command line, runs a workload on the
+ * simulated cluster (cli/cluster.c) and prints the results as a table, CSV
+ * or JSON.  Bad input exits 2 with one line naming the file, line and
+ * field (or the option); a failed run exits 1.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/cluster.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "workloads/wl.h"
+
+#define DEFAULT_PLATFORM "myrinet-2.xml"
+#define DEFAULT_PROFILE "myrinet.ini"
+
+enum fmt { FMT_TABLE, FMT_CSV, FMT_JSON };
+
+struct cli {
+    const char *platform, *profile;
+    char platform_buf[PATH_MAX], profile_buf[PATH_MAX];
+    enum fmt fmt;
+    int stats;
+    hw_time_t max_time;
+    const struct wl_def *wl;
+    struct wl_opts wopts;
+    struct wl_shared sh;
+    double wall_s;
+    char *stats_text; /* --stats output, printed after the rows */
+    size_t stats_len;
+    hw_time_t end_time;
+    uint64_t events;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: vmmcsim run [--platform FILE] [--profile FILE] [--seed N]\n"
+            "                   [--csv | --json] [--stats] [--log SPEC]\n"
+            "                   [--max-time T] WORKLOAD [workload options]\n"
+            "       vmmcsim --help\n"
+            "\n"
+            "Runs real VMMC code on a simulated cluster and prints what it "
+            "measured.\n"
+            "Defaults: --platform configs/" DEFAULT_PLATFORM
+            " --profile configs/" DEFAULT_PROFILE " --seed 1\n"
+            "\n"
+            "Workloads:\n");
+    for (const struct wl_def *const *w = wl_all(); *w; w++)
+        fprintf(f, "  %-10s %s\n", (*w)->name, (*w)->summary);
+    fprintf(f,
+            "\nWorkload options:\n"
+            "  --sizes A,B,...  message sizes in bytes (K, M suffixes; >= 4);\n"
+            "                   default 4 B to 1 MiB in powers of two\n"
+            "  --iters N        pingpong: timed round trips per size (20)\n"
+            "  --count N        bandwidth: messages per size (automatic)\n"
+            "  --bidir          bandwidth: stream both ways at once\n"
+            "  --verify         check every byte that arrives\n"
+            "\nRun options:\n"
+            "  --csv            print size_bytes,latency_us,bandwidth_MBps rows\n"
+            "  --json           print one JSON object\n"
+            "  --stats          also print per-NIC engine and link statistics\n"
+            "  --log SPEC       e.g. vmmc=debug,nicm=info (or VMMCSIM_LOG)\n"
+            "  --max-time T     stop past simulated time T (e.g. 500ms)\n"
+            "\nExit status: 0 ok, 1 the run failed, 2 bad input.\n");
+}
+
+static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int bad(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("vmmcsim: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 2;
+}
+
+/* Finds configs/NAME: in the working directory, else next to the binary
+ * (build/../configs). */
+static const char *default_config(const char *name, char *buf, size_t len)
+{
+    snprintf(buf, len, "configs/%s", name);
+    if (access(buf, R_OK) == 0)
+        return buf;
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        snprintf(buf, len, "%s/../configs/%s", dirname(exe), name);
+        if (access(buf, R_OK) == 0)
+            return buf;
+    }
+    snprintf(buf, len, "configs/%s", name);
+    return buf;
+}
+
+static int parse_time(const char *s, hw_time_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    double mult;
+    if (!strcmp(end, "s"))
+        mult = 1e12;
+    else if (!strcmp(end, "ms"))
+        mult = 1e9;
+    else if (!strcmp(end, "us"))
+        mult = 1e6;
+    else if (!strcmp(end, "ns"))
+        mult = 1e3;
+    else
+        return -1;
+    if (end == s || errno || !(v > 0) || v * mult > 9e18)
+        return -1;
+    *out = (hw_time_t)(v * mult);
+    return 0;
+}
+
+static void node_main(hw_host *h, void *arg)
+{
+    struct cli *c = arg;
+    struct wl_env env = {h, h->node, h->nnodes, &c->sh};
+    c->wl->main(&env);
+}
+
+/* ---- Output ---- */
+
+struct refs {
+    double latency_us, bandwidth_MBps;
+};
+
+static void print_stats(FILE *out, const struct cl_report *rep)
+{
+    double t = (double)rep->end_time;
+    fprintf(out, "\nper-NIC engines (busy share of %.3f us simulated):\n",
+           t / 1e6);
+    fprintf(out, "  node   cpu%%  hdma%%  sdma%%  rdma%%  bus%%  pkts_out  pkts_in  "
+           "sram_peak\n");
+    for (int i = 0; i < rep->nnodes; i++) {
+        const struct nicm_node_stats *s = nicm_node_stats(rep->cluster, i);
+        fprintf(out, "  %4d %6.1f %6.1f %6.1f %6.1f %5.1f %9" PRIu64 " %8" PRIu64
+               " %10" PRIu64 "\n",
+               i, 100.0 * (double)s->cpu_busy / t,
+               100.0 * (double)s->hdma_busy / t,
+               100.0 * (double)s->sdma_busy / t,
+               100.0 * (double)s->rdma_busy / t,
+               100.0 * (double)s->bus_busy / t, s->pkts_sent, s->pkts_recv,
+               s->sram_peak);
+    }
+    for (int i = 0; i < rep->nnodes; i++) {
+        const struct vmmc_fw_stats *f = vmmc_fw_stats(rep->fws[i]);
+        if (f->refused_in || f->refused_out || f->sram_failures)
+            fprintf(out, "  node %d firmware: refused_in %" PRIu64
+                   " refused_out %" PRIu64 " sram_failures %" PRIu64 "\n",
+                   i, f->refused_in, f->refused_out, f->sram_failures);
+    }
+}
+
+static void report(const struct cl_report *rep, void *arg)
+{
+    struct cli *c = arg;
+    c->end_time = rep->end_time;
+    c->events = rep->events;
+    if (c->stats && c->fmt == FMT_TABLE) {
+        FILE *f = open_memstream(&c->stats_text, &c->stats_len);
+        if (f) {
+            print_stats(f, rep);
+            fclose(f);
+        }
+    }
+}
+
+static void print_rows(const struct cli *c)
+{
+    const struct wl_shared *sh = &c->sh;
+    if (c->fmt == FMT_CSV) {
+        printf("size_bytes,latency_us,bandwidth_MBps\n");
+        for (int i = 0; i < sh->nrows; i++)
+            printf("%" PRIu64 ",%.3f,%.3f\n", sh->rows[i].size,
+                   sh->rows[i].latency_us, sh->rows[i].bandwidth_MBps);
+        return;
+    }
+    if (c->fmt == FMT_JSON) {
+        printf("{\"workload\":\"%s\",\"platform\":\"%s\",\"profile\":\"%s\","
+               "\"seed\":%" PRIu64 ",\"rows\":[",
+               c->wl->name, c->platform, c->profile, c->wopts.seed);
+        for (int i = 0; i < sh->nrows; i++)
+            printf("%s{\"size_bytes\":%" PRIu64 ",\"latency_us\":%.3f,"
+                   "\"bandwidth_MBps\":%.3f}",
+                   i ? "," : "", sh->rows[i].size, sh->rows[i].latency_us,
+                   sh->rows[i].bandwidth_MBps);
+        printf("]}\n");
+        return;
+    }
+    printf("vmmcsim %s%s on %s, profile %s, seed %" PRIu64 "\n",
+           c->wl->name, c->wopts.bidir ? " (bidirectional)" : "",
+           c->platform, c->profile, c->wopts.seed);
+    printf("%12s %12s %15s\n", "size_bytes", "latency_us", "bandwidth_MBps");
+    for (int i = 0; i < sh->nrows; i++)
+        printf("%12" PRIu64 " %12.3f %15.3f\n", sh->rows[i].size,
+               sh->rows[i].latency_us, sh->rows[i].bandwidth_MBps);
+}
+
+/* The published figures the profile names, next to what we got. */
+static void print_reference(const struct cli *c, const struct nicm_profile *p)
+{
+    const struct wl_shared *sh = &c->sh;
+    if (c->fmt != FMT_TABLE || !sh->nrows)
+        return;
+    if (!strcmp(c->wl->name, "pingpong") && p->ref_latency_us > 0 &&
+        sh->rows[0].size == 4) {
+        double v = sh->rows[0].latency_us;
+        printf("\none-word (4 B) latency: simulated %.2f us, published %.2f "
+               "us (%+.1f%%)\n",
+               v, p->ref_latency_us,
+               100.0 * (v - p->ref_latency_us) / p->ref_latency_us);
+    }
+    if (!strcmp(c->wl->name, "bandwidth") && !c->wopts.bidir &&
+        p->ref_bandwidth_MBps > 0) {
+        double best = 0;
+        uint64_t at = 0;
+        for (int i = 0; i < sh->nrows; i++)
+            if (sh->rows[i].bandwidth_MBps > best) {
+                best = sh->rows[i].bandwidth_MBps;
+                at = sh->rows[i].size;
+            }
+        printf("\npeak bandwidth: simulated %.1f MB/s (at %" PRIu64
+               " B), published %.1f MB/s (%+.1f%%)\n",
+               best, at, p->ref_bandwidth_MBps,
+               100.0 * (best - p->ref_bandwidth_MBps) / p->ref_bandwidth_MBps);
+    }
+}
+
+/* ---- The run command ---- */
+
+static int take_value(int argc, char **argv, int *i, const char **out)
+{
+    if (*i + 1 >= argc)
+        return -1;
+    *out = argv[++*i];
+    return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    static struct cli c;
+    memset(&c, 0, sizeof c);
+    c.wopts.seed = 1;
+    char **wargv = calloc((size_t)argc + 1, sizeof *wargv);
+    int wargc = 0;
+    if (!wargv)
+        return bad("out of memory");
+    int rc = 2;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        if (!strcmp(a, "--platform") || !strcmp(a, "--profile") ||
+            !strcmp(a, "--seed") || !strcmp(a, "--log") ||
+            !strcmp(a, "--max-time")) {
+            if (take_value(argc, argv, &i, &v)) {
+                rc = bad("option %s: missing value", a);
+                goto out;
+            }
+            if (a[2] == 'p' && a[4] == 'a')
+                c.platform = v;
+            else if (a[2] == 'p')
+                c.profile = v;
+            else if (a[2] == 's') {
+                char *end;
+                errno = 0;
+                if (!*v || *v == '-')
+                    errno = EINVAL;
+                unsigned long long s = strtoull(v, &end, 10);
+                if (errno || *end) {
+                    rc = bad("option --seed: '%s' is not a non-negative "
+                             "integer",
+                             v);
+                    goto out;
+                }
+                c.wopts.seed = s;
+            } else if (a[2] == 'l') {
+                if (log_parse_levels(v)) {
+                    rc = bad("option --log: bad spec '%s' (want e.g. "
+                             "vmmc=debug,nicm=info)",
+                             v);
+                    goto out;
+                }
+            } else if (parse_time(v, &c.max_time)) {
+                rc = bad("option --max-time: '%s' is not a time like 500ms",
+                         v);
+                goto out;
+            }
+        } else if (!strcmp(a, "--csv")) {
+            c.fmt = FMT_CSV;
+        } else if (!strcmp(a, "--json")) {
+            c.fmt = FMT_JSON;
+        } else if (!strcmp(a, "--stats")) {
+            c.stats = 1;
+        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            rc = 0;
+            goto out;
+        } else if (!c.wl) {
+            if (a[0] == '-') {
+                rc = bad("unknown option '%s' (see vmmcsim --help)", a);
+                goto out;
+            }
+            c.wl = wl_find(a);
+            if (!c.wl) {
+                rc = bad("unknown workload '%s' (see vmmcsim --help)", a);
+                goto out;
+            }
+        } else {
+            wargv[wargc++] = argv[i];
+        }
+    }
+    if (!c.wl) {
+        rc = bad("no workload given (see vmmcsim --help)");
+        goto out;
+    }
+    char err[1024] = "";
+    if (c.wl->parse(&c.wopts, wargc, wargv, err, sizeof err)) {
+        rc = bad("%s: %s", c.wl->name, err);
+        goto out;
+    }
+    c.sh.opts = &c.wopts;
+    if (!c.platform)
+        c.platform = default_config(DEFAULT_PLATFORM, c.platform_buf,
+                                    sizeof c.platform_buf);
+    if (!c.profile)
+        c.profile = default_config(DEFAULT_PROFILE, c.profile_buf,
+                                   sizeof c.profile_buf);
+    struct cl_run r = {.platform = c.platform,
+                       .profile = c.profile,
+                       .node_main = node_main,
+                       .arg = &c,
+                       .min_nodes = c.wl->min_nodes,
+                       .max_time = c.max_time,
+                       .report = report};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* Rows first, then the run's summary from the report callback. */
+    int run = cl_run(&r, err, sizeof err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    c.wall_s = (double)(t1.tv_sec - t0.tv_sec) +
+               (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (run == VS_ECONFIG) {
+        rc = bad("%s", err);
+        goto out;
+    }
+    if (run) {
+        fprintf(stderr, "vmmcsim: run failed: %s: %s\n", vs_strerror(run),
+                err);
+        rc = 1;
+        goto out;
+    }
+    if (c.sh.failed) {
+        fprintf(stderr, "vmmcsim: workload %s failed: %s\n", c.wl->name,
+                c.sh.error);
+        rc = 1;
+        goto out;
+    }
+    print_rows(&c);
+    print_reference(&c, &r.prof);
+    if (c.stats_text)
+        fputs(c.stats_text, stdout);
+    if (c.fmt == FMT_TABLE)
+        printf("\nsimulated %.3f ms in %.2f s of wall time (%" PRIu64
+               " events)\n",
+               (double)c.end_time / 1e9, c.wall_s, c.events);
+    rc = 0;
+out:
+    fflush(stdout);
+    free(c.stats_text);
+    free(wargv);
+    return rc;
+}
+
+int cli_main(int argc, char **argv)
+{
+    const char *env = getenv("VMMCSIM_LOG");
+    if (env && log_parse_levels(env))
+        return bad("VMMCSIM_LOG: bad spec '%s' (want e.g. vmmc=debug)", env);
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "run"))
+        return cmd_run(argc - 2, argv + 2);
+    return bad("unknown command '%s' (see vmmcsim --help)", argv[1]);
+}

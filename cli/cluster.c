@@ -1,0 +1,120 @@
+/* The simulated-cluster runner of cli/cluster.h. */
+#include "cli/cluster.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/engine.h"
+#include "util/err.h"
+#include "util/log.h"
+
+struct node_arg {
+    struct cl_run *r;
+    nicm_cluster *cl;
+    int node;
+};
+
+static void node_proc(sim_proc *p, void *arg)
+{
+    struct node_arg *na = arg;
+    (void)p;
+    na->r->node_main(nicm_host(na->cl, na->node), na->r->arg);
+}
+
+static int route_fn(void *arg, int a, int b, size_t *out, int max)
+{
+    (void)arg;
+    return sim_route((size_t)a, (size_t)b, out, max);
+}
+
+static void stamp(char *buf, size_t len)
+{
+    sim_proc *p = sim_proc_self();
+    snprintf(buf, len, "[%12.6f us]%s", (double)sim_now() / 1e6,
+             p ? "" : " ");
+}
+
+int cl_run(struct cl_run *r, char *err, size_t errlen)
+{
+    int nhosts = 0;
+    int rc = nicm_profile_load(&r->prof, r->profile, err, errlen);
+    if (rc)
+        return rc;
+    rc = sim_platform_check(r->platform, &nhosts, err, errlen);
+    if (rc)
+        return rc;
+    if (nhosts < r->min_nodes) {
+        snprintf(err, errlen, "%s: the platform has %d host(s); this needs "
+                              "at least %d",
+                 r->platform, nhosts, r->min_nodes);
+        return VS_ECONFIG;
+    }
+    sim_reset();
+    sim_platform_load(r->platform, NULL, NULL);
+    log_set_stamp(stamp);
+    r->nnodes = (int)sim_host_count();
+    size_t nlinks = sim_link_count();
+    double *bw = calloc(nlinks ? nlinks : 1, sizeof *bw);
+    hw_time_t *lat = calloc(nlinks ? nlinks : 1, sizeof *lat);
+    const char **names = calloc(nlinks ? nlinks : 1, sizeof *names);
+    vmmc_fw **fws = calloc((size_t)r->nnodes, sizeof *fws);
+    struct node_arg *args = calloc((size_t)r->nnodes, sizeof *args);
+    nicm_cluster *cl = NULL;
+    if (!bw || !lat || !names || !fws || !args) {
+        rc = VS_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < nlinks; i++) {
+        bw[i] = sim_link_bandwidth(i);
+        lat[i] = sim_link_latency(i);
+        names[i] = sim_link_name(i);
+    }
+    struct nicm_topo topo = {.nnodes = r->nnodes,
+                             .nlinks = nlinks,
+                             .link_bw = bw,
+                             .link_lat = lat,
+                             .link_name = names,
+                             .route = route_fn};
+    rc = nicm_cluster_create(&cl, &r->prof, &topo, err, errlen);
+    if (rc)
+        goto out;
+    for (int i = 0; i < r->nnodes; i++) {
+        rc = vmmc_fw_boot(&fws[i], nicm_nic(cl, i));
+        if (rc) {
+            snprintf(err, errlen, "%s: the firmware does not fit in the "
+                                  "NIC's SRAM ([nic] sram_bytes)",
+                     r->profile);
+            rc = VS_ECONFIG;
+            goto out;
+        }
+        args[i] = (struct node_arg){r, cl, i};
+        char name[32];
+        snprintf(name, sizeof name, "node-%d", i);
+        sim_proc *p = sim_proc_create((size_t)i, name, node_proc, &args[i]);
+        if (!p) {
+            rc = VS_ENOMEM;
+            goto out;
+        }
+        nicm_bind_proc(cl, i, p);
+    }
+    struct sim_opts so = {.max_time = r->max_time};
+    rc = sim_run(&so, err, errlen);
+    if (r->report && rc == 0) {
+        struct cl_report rep = {r->nnodes, sim_procs_end(), sim_events_processed(),
+                                cl, fws, &r->prof};
+        r->report(&rep, r->arg);
+    }
+out:
+    log_set_stamp(NULL);
+    for (int i = 0; fws && i < r->nnodes; i++)
+        vmmc_fw_halt(fws[i]);
+    nicm_cluster_destroy(cl);
+    sim_shutdown();
+    free(bw);
+    free(lat);
+    free(names);
+    free(fws);
+    free(args);
+    return rc;
+}

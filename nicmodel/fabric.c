@@ -1,0 +1,115 @@
+/*
+ * The packet-level switch fabric of nicmodel/: links and crossbar switches
+ * with cut-through forwarding.
+ *
+ * A packet's head reaches the input of each link of its route in turn.  The
+ * link is the output port of the switch (or the NIC) in front of it; if a
+ * packet is still crossing it, the new one waits in the switch (output-port
+ * contention).  The head crosses the link in its latency plus, at every
+ * switch, the routing delay; the tail follows at the link's rate but never
+ * before the tail has arrived from upstream.  At the destination the
+ * receive-DMA engine takes the packet into a free receive buffer; when none
+ * is free the packet waits in order in front of the NIC (link-level
+ * back-pressure, so nothing is lost).
+ */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "nicmodel/nic_int.h"
+#include "util/err.h"
+
+#define MAX_HOPS 64
+
+static inline hw_time_t max_t(hw_time_t a, hw_time_t b) { return a > b ? a : b; }
+
+const struct nicm__route *nicm__route(struct nicm__node *n, int dst)
+{
+    struct nicm_cluster *cl = n->cl;
+    if (!n->routes) {
+        n->routes = calloc((size_t)cl->nnodes, sizeof *n->routes);
+        if (!n->routes)
+            return NULL;
+    }
+    if (!n->routes[dst]) {
+        size_t links[MAX_HOPS];
+        int k = cl->topo.route(cl->topo.route_arg, n->nic.node, dst, links,
+                               MAX_HOPS);
+        if (k < 0)
+            return NULL;
+        struct nicm__route *r = malloc(sizeof *r + (size_t)k * sizeof(size_t));
+        if (!r)
+            return NULL;
+        r->n = k;
+        for (int i = 0; i < k; i++) {
+            assert(links[i] < cl->topo.nlinks);
+            r->links[i] = links[i];
+        }
+        n->routes[dst] = r;
+    }
+    return n->routes[dst];
+}
+
+static void pkt_arrive(void *arg)
+{
+    struct nicm__pkt *p = arg;
+    struct nicm__node *n = p->dst;
+    if (n->rx_free == 0 || n->stall_head) {
+        p->next = NULL;
+        if (n->stall_tail)
+            n->stall_tail->next = p;
+        else
+            n->stall_head = p;
+        n->stall_tail = p;
+        n->st.rx_stalls++;
+        return;
+    }
+    nicm__rx_deliver(n, p, sim_now());
+}
+
+static void pkt_hop(void *arg)
+{
+    struct nicm__pkt *p = arg;
+    const struct nicm__route *r = p->route;
+    if (p->hop == r->n) {
+        pkt_arrive(p);
+        return;
+    }
+    struct nicm_cluster *cl = p->src->cl;
+    struct nicm__link *l = &cl->links[r->links[p->hop]];
+    hw_time_t now = sim_now();
+    hw_time_t start = max_t(now, l->free_at);
+    hw_time_t end =
+        max_t(start + nicm__xfer_time(p->wire_len, l->bw), p->tail_in);
+    l->free_at = end;
+    l->st.busy += end - start;
+    l->st.pkts++;
+    l->st.bytes += p->wire_len;
+    if (start - now > l->st.max_wait)
+        l->st.max_wait = start - now;
+    p->hop++;
+    /* Past every link but the last, the head enters a switch. */
+    p->head_in = start + l->lat + (p->hop < r->n ? cl->prof.switch_delay : 0);
+    p->tail_in = end + l->lat;
+    sim_post(p->head_in, pkt_hop, p);
+}
+
+void nicm__pkt_inject(struct nicm__pkt *p)
+{
+    p->hop = 0;
+    sim_post(p->head_in, pkt_hop, p);
+}
+
+void nicm__rx_release(struct nicm__node *n, struct nicm__pkt *p)
+{
+    n->rx_free++;
+    n->cl->in_flight--;
+    free(p);
+    if (n->stall_head) {
+        struct nicm__pkt *q = n->stall_head;
+        n->stall_head = q->next;
+        if (!n->stall_head)
+            n->stall_tail = NULL;
+        nicm__rx_deliver(n, q, sim_now());
+    }
+}

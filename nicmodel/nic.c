@@ -1,0 +1,662 @@
+/*
+ * The simulated NIC and host side of the hardware port (nicmodel/nicm.h).
+ *
+ * The NIC processor runs firmware upcalls one at a time from a FIFO.  A
+ * handler starts at max(arrival, processor free); what it charges advances
+ * the processor's local time, and everything it starts (DMA, send, timer,
+ * interrupt) is posted to happen at that local time, so resources are
+ * claimed in simulated-time order.  The host-DMA engine and the host's
+ * programmed I/O share the PCI bus: a DMA holds the bus for its data phase,
+ * a PIO write for its words.  Bytes move when a transfer completes.
+ */
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nicmodel/nic_int.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#define NODE_OF_HOST(h) ((struct nicm__node *)((char *)(h)-offsetof(struct nicm__node, host)))
+#define NODE_OF_NIC(x) ((struct nicm__node *)((char *)(x)-offsetof(struct nicm__node, nic)))
+
+enum task_kind { T_DONE, T_RX, T_UPCALL, T_TIMER };
+
+struct nicm__timer {
+    struct sim_event ev;
+    struct nicm__node *node;
+    hw_upcall_fn fn;
+    void *arg;
+    int cancelled, pending;
+};
+
+struct nicm__task {
+    struct nicm__task *next;
+    struct nicm__node *node;
+    enum task_kind kind;
+    union {
+        struct {
+            hw_done_fn fn;
+            void *arg;
+            int status;
+        } done;
+        struct nicm__pkt *pkt;
+        struct {
+            hw_upcall_fn fn;
+            void *arg;
+        } up;
+        struct nicm__timer *timer;
+    } u;
+};
+
+static inline hw_time_t max_t(hw_time_t a, hw_time_t b) { return a > b ? a : b; }
+
+hw_time_t nicm__xfer_time(size_t bytes, double bytes_per_ps)
+{
+    return (hw_time_t)ceil((double)bytes / bytes_per_ps);
+}
+
+/* ---- The NIC processor ---- */
+
+static struct nicm__task *task_new(struct nicm__node *n, enum task_kind k)
+{
+    struct nicm_cluster *cl = n->cl;
+    struct nicm__task *t = cl->task_pool;
+    if (t)
+        cl->task_pool = t->next;
+    else if (!(t = malloc(sizeof *t))) {
+        fprintf(stderr, "vmmcsim: out of memory (NIC tasks)\n");
+        abort();
+    }
+    t->next = NULL;
+    t->node = n;
+    t->kind = k;
+    return t;
+}
+
+static void cpu_run(void *arg);
+
+/* A task became ready now: queue it on its processor. */
+static void task_arrive(void *arg)
+{
+    struct nicm__task *t = arg;
+    struct nicm__node *n = t->node;
+    if (n->tq_tail)
+        n->tq_tail->next = t;
+    else
+        n->tq_head = t;
+    n->tq_tail = t;
+    if (!n->cpu_scheduled && !n->cpu_running) {
+        n->cpu_scheduled = 1;
+        if (n->cpu_free <= sim_now())
+            cpu_run(n);
+        else
+            sim_event_at(&n->cpu_ev, n->cpu_free, cpu_run, n);
+    }
+}
+
+static void task_run(struct nicm__task *t)
+{
+    struct nicm__node *n = t->node;
+    switch (t->kind) {
+    case T_DONE:
+        t->u.done.fn(t->u.done.arg, t->u.done.status);
+        break;
+    case T_RX:
+        n->rx_fn(n->rx_arg, t->u.pkt->data, t->u.pkt->len,
+                 t->u.pkt->src->nic.node);
+        break;
+    case T_UPCALL:
+        t->u.up.fn(t->u.up.arg);
+        break;
+    case T_TIMER: {
+        struct nicm__timer *tm = t->u.timer;
+        if (!tm->cancelled)
+            tm->fn(tm->arg);
+        free(tm);
+        break;
+    }
+    }
+}
+
+static void cpu_run(void *arg)
+{
+    struct nicm__node *n = arg;
+    n->cpu_scheduled = 0;
+    n->cpu_running = 1;
+    while (n->tq_head) {
+        struct nicm__task *t = n->tq_head;
+        n->tq_head = t->next;
+        if (!n->tq_head)
+            n->tq_tail = NULL;
+        hw_time_t start = max_t(sim_now(), n->cpu_free);
+        n->cpu_now = start;
+        task_run(t);
+        n->st.fw_handlers++;
+        n->st.cpu_busy += n->cpu_now - start;
+        n->cpu_free = n->cpu_now;
+        t->next = n->cl->task_pool;
+        n->cl->task_pool = t;
+        if (n->tq_head && n->cpu_free > sim_now()) {
+            n->cpu_scheduled = 1;
+            sim_event_at(&n->cpu_ev, n->cpu_free, cpu_run, n);
+            break;
+        }
+    }
+    n->cpu_running = 0;
+}
+
+/* The time at which an action of the firmware takes effect. */
+static hw_time_t nic_time(struct nicm__node *n)
+{
+    return n->cpu_running ? n->cpu_now : sim_now();
+}
+
+static void post_done(struct nicm__node *n, hw_time_t t, hw_done_fn fn,
+                      void *arg, int status)
+{
+    struct nicm__task *task = task_new(n, T_DONE);
+    task->u.done.fn = fn;
+    task->u.done.arg = arg;
+    task->u.done.status = status;
+    sim_post(t, task_arrive, task);
+}
+
+/* ---- Host-visible effects ---- */
+
+/* The NIC wrote this host's memory: wake its process if what it waits for
+ * is now true.  The predicate only reads memory, so it may run here. */
+static void host_memory_written(struct nicm__node *n)
+{
+    if (n->wait_ready && n->proc && sim_proc_blocked(n->proc) &&
+        n->wait_ready(n->wait_arg)) {
+        n->woken_by_data = 1;
+        n->st.host_wakeups++;
+        sim_proc_wake(n->proc);
+    }
+}
+
+static void irq_event(void *arg)
+{
+    struct nicm__node *n = arg;
+    n->irq_pending = 1;
+    if (n->wait_ready && n->proc && sim_proc_blocked(n->proc)) {
+        n->st.host_wakeups++;
+        sim_proc_wake(n->proc);
+    }
+}
+
+/* ---- NIC ops ---- */
+
+static hw_time_t nic_now(hw_nic *x) { return nic_time(NODE_OF_NIC(x)); }
+
+static void nic_charge(hw_nic *x, enum hw_fw_cost c, uint32_t count)
+{
+    struct nicm__node *n = NODE_OF_NIC(x);
+    assert(n->cpu_running);
+    assert(c < HW_FW_NCOSTS);
+    n->cpu_now += (hw_time_t)n->cl->prof.fw_cycles[c] * count *
+                  n->cl->prof.cycle;
+}
+
+struct dma_req {
+    struct nicm__node *n;
+    enum hw_dma_dir dir;
+    void *host, *sram;
+    size_t len;
+    hw_done_fn done;
+    void *arg;
+};
+
+static void dma_complete(void *arg)
+{
+    struct dma_req *r = arg;
+    if (r->dir == HW_DMA_TO_HOST) {
+        memcpy(r->host, r->sram, r->len);
+        host_memory_written(r->n);
+    } else {
+        memcpy(r->sram, r->host, r->len);
+    }
+    struct nicm__task *t = task_new(r->n, T_DONE);
+    t->u.done.fn = r->done;
+    t->u.done.arg = r->arg;
+    t->u.done.status = 0;
+    task_arrive(t);
+    free(r);
+}
+
+static void dma_start(void *arg)
+{
+    struct dma_req *r = arg;
+    struct nicm__node *n = r->n;
+    const struct nicm_profile *p = &n->cl->prof;
+    hw_time_t now = sim_now();
+    hw_time_t start = max_t(now, n->hdma_free);
+    hw_time_t data = max_t(start + p->dma_setup, n->bus_free);
+    hw_time_t end = data + nicm__xfer_time(r->len, p->dma_bytes_per_ps);
+    n->st.hdma_busy += end - start;
+    n->st.bus_busy += end - data;
+    n->st.host_dmas++;
+    n->st.host_dma_bytes += r->len;
+    n->bus_free = end;
+    n->hdma_free = end;
+    sim_post(end, dma_complete, r);
+}
+
+static int nic_host_dma(hw_nic *x, enum hw_dma_dir dir, void *host,
+                        void *sram, size_t len, hw_done_fn done, void *arg)
+{
+    struct nicm__node *n = NODE_OF_NIC(x);
+    if ((len && (!host || !sram)) || !done ||
+        (dir != HW_DMA_TO_NIC && dir != HW_DMA_TO_HOST))
+        return VS_EINVAL;
+    struct dma_req *r = malloc(sizeof *r);
+    if (!r)
+        return VS_ENOMEM;
+    *r = (struct dma_req){n, dir, host, sram, len, done, arg};
+    sim_post(nic_time(n), dma_start, r);
+    return VS_OK;
+}
+
+static void send_start(void *arg)
+{
+    struct nicm__pkt *p = arg;
+    struct nicm__node *n = p->src;
+    const struct nicm_profile *prof = &n->cl->prof;
+    hw_time_t start = max_t(sim_now(), n->sdma_free);
+    double bw = p->route->n ? n->cl->links[p->route->links[0]].bw : 0;
+    p->head_in = start + prof->net_dma_setup;
+    p->tail_in = p->head_in + (bw > 0 ? nicm__xfer_time(p->wire_len, bw) : 0);
+    n->sdma_free = p->tail_in;
+    n->st.sdma_busy += p->tail_in - start;
+    n->st.pkts_sent++;
+    n->st.wire_bytes_sent += p->wire_len;
+    post_done(n, p->tail_in, p->done, p->done_arg, 0);
+    nicm__pkt_inject(p);
+}
+
+static int nic_net_send(hw_nic *x, int dst, const void *pkt, size_t len,
+                        hw_done_fn done, void *arg)
+{
+    struct nicm__node *n = NODE_OF_NIC(x);
+    if (dst < 0 || dst >= n->cl->nnodes || !pkt || !len ||
+        len > n->nic.max_packet || !done)
+        return VS_EINVAL;
+    const struct nicm__route *route = nicm__route(n, dst);
+    if (!route)
+        return VS_EUNREACH;
+    struct nicm__pkt *p = malloc(sizeof *p + len);
+    if (!p)
+        return VS_ENOMEM;
+    memset(p, 0, sizeof *p);
+    p->src = n;
+    p->dst = &n->cl->nodes[dst];
+    p->route = route;
+    p->len = len;
+    p->wire_len = len + n->cl->prof.wire_overhead_bytes;
+    p->done = done;
+    p->done_arg = arg;
+    memcpy(p->data, pkt, len);
+    n->cl->in_flight++;
+    sim_post(nic_time(n), send_start, p);
+    return VS_OK;
+}
+
+/* The receive-DMA engine takes packet p (its head is here) into a receive
+ * buffer, no earlier than t. */
+void nicm__rx_deliver(struct nicm__node *n, struct nicm__pkt *p, hw_time_t t)
+{
+    const struct nicm_profile *prof = &n->cl->prof;
+    n->rx_free--;
+    hw_time_t start = max_t(t, n->rdma_free);
+    double bw = p->route->n ? n->cl->links[p->route->links[p->route->n - 1]].bw
+                            : 0;
+    hw_time_t stream = bw > 0 ? nicm__xfer_time(p->wire_len, bw) : 0;
+    hw_time_t end = max_t(start + prof->net_dma_setup + stream, p->tail_in);
+    n->rdma_free = end;
+    n->st.rdma_busy += end - start;
+    n->st.pkts_recv++;
+    struct nicm__task *task = task_new(n, T_RX);
+    task->u.pkt = p;
+    sim_post(end, task_arrive, task);
+}
+
+static void nic_set_rx(hw_nic *x, hw_rx_fn fn, void *arg)
+{
+    struct nicm__node *n = NODE_OF_NIC(x);
+    n->rx_fn = fn;
+    n->rx_arg = arg;
+}
+
+static void rx_release_ev(void *arg)
+{
+    struct nicm__pkt *p = arg;
+    nicm__rx_release(p->dst, p);
+}
+
+static void nic_rx_release(hw_nic *x, void *data)
+{
+    struct nicm__node *n = NODE_OF_NIC(x);
+    struct nicm__pkt *p =
+        (struct nicm__pkt *)((char *)data - offsetof(struct nicm__pkt, data));
+    assert(p->dst == n);
+    sim_post(nic_time(n), rx_release_ev, p);
+}
+
+static void nic_set_doorbell(hw_nic *x, hw_upcall_fn fn, void *arg)
+{
+    struct nicm__node *n = NODE_OF_NIC(x);
+    n->doorbell_fn = fn;
+    n->doorbell_arg = arg;
+}
+
+static void timer_fire(void *arg)
+{
+    struct nicm__timer *tm = arg;
+    tm->pending = 1;
+    struct nicm__task *t = task_new(tm->node, T_TIMER);
+    t->u.timer = tm;
+    task_arrive(t);
+}
+
+static void *nic_timer_start(hw_nic *x, hw_time_t delay, hw_upcall_fn fn,
+                             void *arg)
+{
+    struct nicm__node *n = NODE_OF_NIC(x);
+    struct nicm__timer *tm = calloc(1, sizeof *tm);
+    if (!tm)
+        return NULL;
+    sim_event_init(&tm->ev);
+    tm->node = n;
+    tm->fn = fn;
+    tm->arg = arg;
+    sim_event_at(&tm->ev, nic_time(n) + (delay > 0 ? delay : 0), timer_fire,
+                 tm);
+    return tm;
+}
+
+static void nic_timer_cancel(hw_nic *x, void *timer)
+{
+    (void)x;
+    struct nicm__timer *tm = timer;
+    if (!tm)
+        return;
+    if (tm->pending) {
+        tm->cancelled = 1; /* Its task frees it. */
+    } else {
+        sim_event_cancel(&tm->ev);
+        free(tm);
+    }
+}
+
+static void *nic_sram_alloc(hw_nic *x, size_t len)
+{
+    struct nicm__node *n = NODE_OF_NIC(x);
+    if (!len || n->sram_used + len > n->cl->prof.sram_bytes)
+        return NULL;
+    void *p = calloc(1, len);
+    if (!p)
+        return NULL;
+    n->sram_used += len;
+    if (n->sram_used > n->st.sram_peak)
+        n->st.sram_peak = n->sram_used;
+    return p;
+}
+
+static void nic_sram_free(hw_nic *x, void *p, size_t len)
+{
+    struct nicm__node *n = NODE_OF_NIC(x);
+    if (!p)
+        return;
+    assert(n->sram_used >= len);
+    n->sram_used -= len;
+    free(p);
+}
+
+static void nic_set_window(hw_nic *x, void *w) { NODE_OF_NIC(x)->window = w; }
+
+static void nic_raise_irq(hw_nic *x)
+{
+    struct nicm__node *n = NODE_OF_NIC(x);
+    sim_post(nic_time(n), irq_event, n);
+}
+
+static const struct hw_nic_ops nicm_nic_ops = {
+    .now = nic_now,
+    .charge = nic_charge,
+    .host_dma = nic_host_dma,
+    .net_send = nic_net_send,
+    .set_rx = nic_set_rx,
+    .rx_release = nic_rx_release,
+    .set_doorbell = nic_set_doorbell,
+    .timer_start = nic_timer_start,
+    .timer_cancel = nic_timer_cancel,
+    .sram_alloc = nic_sram_alloc,
+    .sram_free = nic_sram_free,
+    .set_window = nic_set_window,
+    .raise_irq = nic_raise_irq,
+};
+
+/* ---- Host ops ---- */
+
+static hw_time_t host_now(hw_host *h)
+{
+    (void)h;
+    return sim_now();
+}
+
+static void host_compute(hw_host *h, hw_time_t dt)
+{
+    struct nicm__node *n = NODE_OF_HOST(h);
+    assert(n->proc && sim_proc_self() == n->proc);
+    sim_proc_sleep(n->proc, dt);
+}
+
+static hw_time_t host_cost(hw_host *h, enum hw_host_cost c)
+{
+    assert(c < HW_HOST_NCOSTS);
+    return NODE_OF_HOST(h)->cl->prof.host_cost[c];
+}
+
+/* Holds the bus for a PIO of len bytes; returns when it is done. */
+static void pio_bus(struct nicm__node *n, size_t len, hw_time_t per_word)
+{
+    hw_time_t now = sim_now();
+    hw_time_t start = max_t(now, n->bus_free);
+    hw_time_t end = start + (hw_time_t)((len + 3) / 4) * per_word;
+    n->bus_free = end;
+    n->st.bus_busy += end - start;
+    n->st.pio_writes++;
+    n->st.pio_bytes += len;
+    sim_proc_sleep(n->proc, end - now);
+}
+
+static void host_pio_write(hw_host *h, void *dst, const void *src, size_t len)
+{
+    struct nicm__node *n = NODE_OF_HOST(h);
+    pio_bus(n, len, n->cl->prof.pio_write_word);
+    memcpy(dst, src, len);
+    if (n->doorbell_fn) {
+        struct nicm__task *t = task_new(n, T_UPCALL);
+        t->u.up.fn = n->doorbell_fn;
+        t->u.up.arg = n->doorbell_arg;
+        sim_post(sim_now(), task_arrive, t);
+    }
+}
+
+static void host_pio_read(hw_host *h, void *dst, const void *src, size_t len)
+{
+    struct nicm__node *n = NODE_OF_HOST(h);
+    pio_bus(n, len, n->cl->prof.pio_read_word);
+    memcpy(dst, src, len);
+}
+
+static void wait_timeout(void *arg)
+{
+    struct nicm__node *n = arg;
+    sim_proc_wake(n->proc);
+}
+
+static int host_wait(hw_host *h, hw_ready_fn ready, void *arg,
+                     hw_time_t timeout)
+{
+    struct nicm__node *n = NODE_OF_HOST(h);
+    const struct nicm_profile *p = &n->cl->prof;
+    hw_time_t deadline = timeout < 0 ? HW_TIME_NEVER : sim_now() + timeout;
+    for (;;) {
+        if (n->irq_pending) {
+            n->irq_pending = 0;
+            if (n->irq_fn) {
+                sim_proc_sleep(n->proc, p->host_cost[HW_HOST_INTERRUPT]);
+                n->irq_fn(n->irq_arg);
+            }
+            continue;
+        }
+        if (ready(arg))
+            return VS_OK;
+        if (sim_now() >= deadline)
+            return VS_ETIMEDOUT;
+        n->wait_ready = ready;
+        n->wait_arg = arg;
+        n->woken_by_data = 0;
+        if (deadline != HW_TIME_NEVER)
+            sim_event_at(&n->wait_tmo, deadline, wait_timeout, n);
+        sim_proc_block(n->proc, "a VMMC wait");
+        sim_event_cancel(&n->wait_tmo);
+        n->wait_ready = NULL;
+        if (n->woken_by_data)
+            sim_proc_sleep(n->proc, p->host_cost[HW_HOST_POLL]);
+    }
+}
+
+static void host_set_irq(hw_host *h, hw_upcall_fn fn, void *arg)
+{
+    struct nicm__node *n = NODE_OF_HOST(h);
+    n->irq_fn = fn;
+    n->irq_arg = arg;
+}
+
+static void *host_window(hw_host *h) { return NODE_OF_HOST(h)->window; }
+
+static const struct hw_host_ops nicm_host_ops = {
+    .now = host_now,
+    .compute = host_compute,
+    .cost = host_cost,
+    .pio_write = host_pio_write,
+    .pio_read = host_pio_read,
+    .wait = host_wait,
+    .set_irq_handler = host_set_irq,
+    .window = host_window,
+};
+
+/* ---- The cluster ---- */
+
+int nicm_cluster_create(nicm_cluster **out, const struct nicm_profile *prof,
+                        const struct nicm_topo *topo, char *err,
+                        size_t errlen)
+{
+    *out = NULL;
+    if (topo->nnodes < 1) {
+        snprintf(err, errlen, "the topology has no node");
+        return VS_ECONFIG;
+    }
+    uint64_t rxbytes = (uint64_t)prof->recv_buffers * prof->max_packet;
+    if (rxbytes >= prof->sram_bytes) {
+        snprintf(err, errlen,
+                 "profile: [nic] recv_buffers * max_packet (%llu bytes) does "
+                 "not fit in sram_bytes (%llu)",
+                 (unsigned long long)rxbytes,
+                 (unsigned long long)prof->sram_bytes);
+        return VS_ECONFIG;
+    }
+    struct nicm_cluster *cl = calloc(1, sizeof *cl);
+    if (!cl)
+        return VS_ENOMEM;
+    cl->prof = *prof;
+    cl->topo = *topo;
+    cl->nnodes = topo->nnodes;
+    cl->nodes = calloc((size_t)cl->nnodes, sizeof *cl->nodes);
+    cl->links = calloc(topo->nlinks ? topo->nlinks : 1, sizeof *cl->links);
+    if (!cl->nodes || !cl->links) {
+        nicm_cluster_destroy(cl);
+        return VS_ENOMEM;
+    }
+    for (size_t i = 0; i < topo->nlinks; i++) {
+        if (!(topo->link_bw[i] > 0)) {
+            snprintf(err, errlen, "platform: link %s has no bandwidth",
+                     topo->link_name ? topo->link_name[i] : "?");
+            nicm_cluster_destroy(cl);
+            return VS_ECONFIG;
+        }
+        cl->links[i].bw = topo->link_bw[i] / 1e12;
+        cl->links[i].lat = topo->link_lat[i];
+    }
+    for (int i = 0; i < cl->nnodes; i++) {
+        struct nicm__node *n = &cl->nodes[i];
+        n->cl = cl;
+        n->host = (struct hw_host){&nicm_host_ops, i, cl->nnodes, prof->page_size};
+        n->nic = (struct hw_nic){&nicm_nic_ops, i, cl->nnodes, prof->max_packet,
+                                 prof->page_size, prof->send_buffers};
+        n->rx_free = prof->recv_buffers;
+        n->sram_used = rxbytes; /* The receive buffers live in SRAM. */
+        n->st.sram_peak = rxbytes;
+        sim_event_init(&n->wait_tmo);
+        sim_event_init(&n->cpu_ev);
+    }
+    *out = cl;
+    return VS_OK;
+}
+
+void nicm_cluster_destroy(nicm_cluster *cl)
+{
+    if (!cl)
+        return;
+    for (int i = 0; cl->nodes && i < cl->nnodes; i++) {
+        struct nicm__node *n = &cl->nodes[i];
+        if (n->routes) {
+            for (int j = 0; j < cl->nnodes; j++)
+                free(n->routes[j]);
+            free(n->routes);
+        }
+        while (n->stall_head) {
+            struct nicm__pkt *p = n->stall_head;
+            n->stall_head = p->next;
+            free(p);
+        }
+        while (n->tq_head) {
+            struct nicm__task *t = n->tq_head;
+            n->tq_head = t->next;
+            free(t);
+        }
+    }
+    while (cl->task_pool) {
+        struct nicm__task *t = cl->task_pool;
+        cl->task_pool = t->next;
+        free(t);
+    }
+    free(cl->nodes);
+    free(cl->links);
+    free(cl);
+}
+
+hw_host *nicm_host(nicm_cluster *cl, int node) { return &cl->nodes[node].host; }
+hw_nic *nicm_nic(nicm_cluster *cl, int node) { return &cl->nodes[node].nic; }
+
+void nicm_bind_proc(nicm_cluster *cl, int node, sim_proc *p)
+{
+    cl->nodes[node].proc = p;
+}
+
+const struct nicm_node_stats *nicm_node_stats(nicm_cluster *cl, int node)
+{
+    return &cl->nodes[node].st;
+}
+
+const struct nicm_link_stats *nicm_link_stats(nicm_cluster *cl, size_t link)
+{
+    return &cl->links[link].st;
+}
+
+uint64_t nicm_packets_in_flight(nicm_cluster *cl) { return cl->in_flight; }

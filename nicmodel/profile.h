@@ -1,0 +1,48 @@
+/*
+ * The NIC/host profile: every cost of the simulated hardware, read from an
+ * INI file (the .ini files in configs/).  All keys are required, so a profile says every
+ * number it relies on; each has a range, and an unknown, missing or
+ * out-of-range key is an error naming the file, line and field.
+ */
+#ifndef NICM_PROFILE_H
+#define NICM_PROFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hw/hw.h"
+
+struct nicm_profile {
+    /* [host] */
+    double host_cpu_mhz;
+    hw_time_t host_cost[HW_HOST_NCOSTS]; /* lib_call_ns, syscall_ns, ... */
+    uint32_t page_size;
+    /* [pci] */
+    hw_time_t pio_write_word; /* per 32-bit word */
+    hw_time_t pio_read_word;
+    hw_time_t dma_setup;
+    double dma_bytes_per_ps; /* sustained host-DMA rate */
+    /* [nic] */
+    double nic_clock_mhz;
+    hw_time_t cycle; /* derived: one NIC processor cycle */
+    uint64_t sram_bytes;
+    uint32_t recv_buffers;
+    uint32_t send_buffers;
+    uint32_t max_packet;          /* firmware packet, header + payload */
+    uint32_t wire_overhead_bytes; /* route, type and CRC bytes on the wire */
+    hw_time_t net_dma_setup;      /* per packet, send-DMA and receive-DMA */
+    /* [firmware] cycles per work class */
+    uint32_t fw_cycles[HW_FW_NCOSTS];
+    /* [fabric] */
+    hw_time_t switch_delay; /* cut-through routing delay per switch */
+    /* [reference] optional published figures to compare with (0: none) */
+    double ref_latency_us;
+    double ref_bandwidth_MBps;
+};
+
+/* Loads a profile.  Returns 0, or VS_ECONFIG with "FILE:LINE: [sec] key: ..."
+ * in err. */
+int nicm_profile_load(struct nicm_profile *p, const char *path, char *err,
+                      size_t errlen);
+
+#endif

@@ -1,0 +1,28 @@
+/*
+ * The VMMC NIC control program ("firmware"): boots on a NIC through the
+ * NIC side of the hardware port and serves the VMMC user library of the
+ * node's host process.  A backend loads it once per NIC before the host
+ * processes start.
+ */
+#ifndef VMMC_FW_H
+#define VMMC_FW_H
+
+#include "hw/hw.h"
+
+typedef struct vmmc_fw vmmc_fw;
+
+/* Firmware counters, also folded into vmmc_get_stats(). */
+struct vmmc_fw_stats {
+    uint64_t cmds, packets_out, packets_in, bytes_out, bytes_in;
+    uint64_t refused_in, refused_out, nacks_in, notifications, interrupts;
+    uint64_t sram_failures; /* SRAM exhausted, handled */
+};
+
+/* Loads the firmware on nic: allocates its tables in SRAM and registers its
+ * upcalls.  VS_ENOSRAM if the NIC's SRAM is too small. */
+int vmmc_fw_boot(vmmc_fw **out, hw_nic *nic);
+/* Stops it and frees its SRAM; no upcall of it runs afterwards. */
+void vmmc_fw_halt(vmmc_fw *fw);
+const struct vmmc_fw_stats *vmmc_fw_stats(const vmmc_fw *fw);
+
+#endif

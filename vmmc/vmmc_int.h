@@ -1,0 +1,96 @@
+/*
+ * What the VMMC user library and the NIC firmware share: the layout of the
+ * host-visible SRAM window (command queue), the completion and notification
+ * records the NIC writes into host memory by DMA, and the packet header.
+ * Internal to vmmc/ (and its tests).
+ */
+#ifndef VMMC_VMMC_INT_H
+#define VMMC_VMMC_INT_H
+
+#include <stdint.h>
+
+#include "vmmc/vmmc.h"
+
+#define VMMC__CMDQ_LEN 32   /* command slots; also completion slots */
+#define VMMC__NOTIFY_LEN 64 /* notification ring in host memory */
+#define VMMC__XLATE_SLOTS 8192 /* sender-side translation entries */
+
+enum vmmc__op {
+    VMMC__OP_OPEN = 1, /* addr: completion ring, off: notify ring */
+    VMMC__OP_MAP,      /* addr, len: pin and enter translations */
+    VMMC__OP_UNMAP,
+    VMMC__OP_EXPORT,   /* handle: id; addr, len; aux: perms */
+    VMMC__OP_UNEXPORT, /* handle: id */
+    VMMC__OP_IMPORT,   /* off: node; handle: remote export id */
+    VMMC__OP_UNIMPORT, /* handle: import handle */
+    VMMC__OP_SEND,     /* handle: import; off; addr; len; flags */
+};
+
+/* One command, written by the host with a single PIO write.  The slot is
+ * valid when seq equals the next sequence number the firmware expects. */
+struct vmmc__cmd {
+    uint32_t seq;
+    uint16_t op;
+    uint16_t flags;
+    uint32_t handle;
+    uint32_t aux;
+    uint64_t addr;
+    uint64_t len;
+    uint64_t off;
+};
+
+/* The window the firmware publishes in SRAM and the host maps. */
+struct vmmc__window {
+    struct vmmc__cmd cmdq[VMMC__CMDQ_LEN];
+    uint32_t notify_consumed;             /* written by the host */
+    uint8_t notify_enabled[VMMC_MAX_EXPORTS]; /* written by the host */
+};
+
+/* Written by the NIC into host memory, one per command slot. */
+struct vmmc__compl {
+    uint32_t seq; /* the command's seq once complete */
+    int32_t status;
+    uint64_t aux; /* import: handle; */
+    uint64_t aux2; /* import: export length */
+    uint32_t aux3; /* import: perms */
+    uint32_t pad;
+};
+
+/* Written by the NIC into the host's notification ring. */
+struct vmmc__notify_rec {
+    uint32_t seq; /* ring position + 1 once written */
+    int32_t export_id;
+    int32_t src;
+    uint32_t pad;
+    uint64_t offset, len;
+};
+
+enum vmmc__pkt_type {
+    VMMC__PKT_DATA = 1,
+    VMMC__PKT_IMPORT_REQ,
+    VMMC__PKT_IMPORT_REP,
+    VMMC__PKT_NACK,
+};
+
+enum vmmc__pkt_flags { VMMC__PF_LAST = 1, VMMC__PF_NOTIFY = 2 };
+
+/* The header at the start of every packet. */
+struct vmmc__hdr {
+    uint8_t type;
+    uint8_t flags;
+    uint16_t src;
+    int32_t status;     /* replies and NACKs */
+    uint32_t export_id;
+    uint32_t gen;       /* export generation the sender imported */
+    uint32_t len;       /* payload bytes */
+    uint32_t cookie;    /* import handle for the request/reply */
+    uint64_t off;       /* offset of this payload in the export */
+    uint64_t msg_off;   /* offset of the whole message (notifications) */
+    uint64_t msg_len;   /* or, in an import reply, the export length */
+};
+
+/* Posts a raw command (no library-side checks): lets tests prove that the
+ * NIC itself refuses what the library would have refused. */
+int vmmc__post_raw(vmmc_ctx *ctx, const struct vmmc__cmd *cmd, vmmc_req *req);
+
+#endif

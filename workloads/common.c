@@ -1,0 +1,136 @@
+/* Option parsing, the registry and helpers shared by the workloads. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/err.h"
+#include "workloads/wl.h"
+
+extern const struct wl_def wl_pingpong, wl_bandwidth;
+
+static const struct wl_def *const all[] = {&wl_pingpong, &wl_bandwidth, NULL};
+
+const struct wl_def *const *wl_all(void) { return all; }
+
+const struct wl_def *wl_find(const char *name)
+{
+    for (int i = 0; all[i]; i++)
+        if (!strcmp(all[i]->name, name))
+            return all[i];
+    return NULL;
+}
+
+void wl_fail(struct wl_env *env, const char *fmt, ...)
+{
+    if (env->sh->failed)
+        return;
+    env->sh->failed = 1;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = snprintf(env->sh->error, sizeof env->sh->error, "node %d: ",
+                     env->node);
+    vsnprintf(env->sh->error + n, sizeof env->sh->error - (size_t)n, fmt, ap);
+    va_end(ap);
+}
+
+static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!*s || *s == '-')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    uint64_t mult = 1;
+    if (*end == 'K' || *end == 'k')
+        mult = 1024, end++;
+    else if (*end == 'M' || *end == 'm')
+        mult = 1024 * 1024, end++;
+    if (*end || errno || v > max / mult || v * mult < min)
+        return -1;
+    *out = v * mult;
+    return 0;
+}
+
+/* Default sizes: powers of two from 4 B to 1 MiB. */
+static void default_sizes(struct wl_opts *o)
+{
+    o->nsizes = 0;
+    for (uint64_t s = 4; s <= 1024 * 1024; s *= 2)
+        o->sizes[o->nsizes++] = s;
+}
+
+int wl_parse_common(struct wl_opts *o, int argc, char **argv, char *err,
+                    size_t errlen)
+{
+    default_sizes(o);
+    o->iters = 20;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        uint64_t x;
+        if (!strcmp(a, "--sizes")) {
+            if (!v) {
+                snprintf(err, errlen, "option --sizes: missing value");
+                return VS_EINVAL;
+            }
+            o->nsizes = 0;
+            char buf[1024];
+            snprintf(buf, sizeof buf, "%s", v);
+            for (char *save, *t = strtok_r(buf, ",", &save); t;
+                 t = strtok_r(NULL, ",", &save)) {
+                if (o->nsizes == WL_MAX_SIZES) {
+                    snprintf(err, errlen, "option --sizes: more than %d sizes",
+                             WL_MAX_SIZES);
+                    return VS_EINVAL;
+                }
+                if (parse_u64(t, 4, 64ull << 20, &x)) {
+                    snprintf(err, errlen,
+                             "option --sizes: '%s' is not a size between 4 "
+                             "and 64M bytes",
+                             t);
+                    return VS_EINVAL;
+                }
+                o->sizes[o->nsizes++] = x;
+            }
+            if (!o->nsizes) {
+                snprintf(err, errlen, "option --sizes: empty list");
+                return VS_EINVAL;
+            }
+            i++;
+        } else if (!strcmp(a, "--iters") || !strcmp(a, "--count")) {
+            if (!v || parse_u64(v, 1, 1000000, &x)) {
+                snprintf(err, errlen,
+                         "option %s: expected an integer from 1 to 1000000",
+                         a);
+                return VS_EINVAL;
+            }
+            if (a[2] == 'i')
+                o->iters = (int)x;
+            else
+                o->count = (int)x;
+            i++;
+        } else if (!strcmp(a, "--bidir")) {
+            o->bidir = 1;
+        } else if (!strcmp(a, "--verify")) {
+            o->verify = 1;
+        } else {
+            snprintf(err, errlen, "unknown workload option '%s'", a);
+            return VS_EINVAL;
+        }
+    }
+    return VS_OK;
+}
+
+void wl_pattern(void *data, size_t len, uint64_t seed, uint32_t tag)
+{
+    uint64_t x = seed * 0x9E3779B97F4A7C15ull + tag + 1;
+    unsigned char *p = data;
+    for (size_t i = 0; i < len; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        p[i] = (unsigned char)x;
+    }
+}

@@ -1,0 +1,73 @@
+/*
+ * workloads/ — programs that run on the simulated cluster, one instance per
+ * node, over the public VMMC API only.  Each workload has a name, parses its
+ * own options, and fills rows of results (node 0 usually measures).
+ */
+#ifndef WL_WL_H
+#define WL_WL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hw/hw.h"
+
+#define WL_MAX_SIZES 64
+
+/* One result row: message size, latency, bandwidth. */
+struct wl_row {
+    uint64_t size;
+    double latency_us;
+    double bandwidth_MBps;
+};
+
+struct wl_opts {
+    uint64_t sizes[WL_MAX_SIZES];
+    int nsizes;
+    int iters;    /* pingpong round trips per size (after warm-up) */
+    int count;    /* bandwidth: messages per size (0 = automatic) */
+    int bidir;    /* bandwidth: both directions at once */
+    int verify;   /* check every received byte */
+    uint64_t seed;
+};
+
+/* What all instances of one run share (the simulator runs them in one OS
+ * process; node 0 writes the rows). */
+struct wl_shared {
+    const struct wl_opts *opts;
+    struct wl_row rows[WL_MAX_SIZES];
+    int nrows;
+    int failed; /* set by any node that found an error */
+    char error[256];
+    double starts[2][WL_MAX_SIZES]; /* bandwidth: stream start, by sender */
+    double marks[2][WL_MAX_SIZES];  /* bandwidth: stream landed, by sender */
+};
+
+struct wl_env {
+    hw_host *host;
+    int node, nnodes;
+    struct wl_shared *sh;
+};
+
+struct wl_def {
+    const char *name;
+    const char *summary;
+    /* Options after the workload name; errors go to err as
+     * "option --x: ..." and return VS_EINVAL. */
+    int (*parse)(struct wl_opts *o, int argc, char **argv, char *err,
+                 size_t errlen);
+    void (*main)(struct wl_env *env);
+    int min_nodes;
+};
+
+const struct wl_def *wl_find(const char *name);
+const struct wl_def *const *wl_all(void);
+
+/* Helpers shared by the workloads (workloads/common.c). */
+void wl_fail(struct wl_env *env, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int wl_parse_common(struct wl_opts *o, int argc, char **argv, char *err,
+                    size_t errlen);
+/* Fills data with a pattern determined by (seed, tag). */
+void wl_pattern(void *data, size_t len, uint64_t seed, uint32_t tag);
+
+#endif
