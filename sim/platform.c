@@ -83,6 +83,11 @@ void sim_platform_load(const char *path, int *argc, char **argv)
         argv = noargv;
     }
     simgrid_init(argc, argv);
+#if defined(__SANITIZE_ADDRESS__)
+    /* AddressSanitizer cannot follow SimGrid's hand-made stack switches
+     * (raw contexts); with one thread per actor it sees real stacks. */
+    sg_cfg_set_string("contexts/factory", "thread");
+#endif
     simgrid_load_platform(path);
     P_nhosts = sg_host_count();
     P_hosts = sg_host_list();

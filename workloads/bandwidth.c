@@ -45,8 +45,10 @@ static void run(struct wl_env *env)
         int rc = 0;
         if (sending) {
             env->sh->starts[me][si] = (double)h->ops->now(h);
-            if (o->verify)
-                wl_fill(&pr, size, 0, o);
+            /* Every message carries the pattern; only the last one ends
+             * with the tag the receiver waits for. */
+            wl_fill(&pr, size, tag, o);
+            memset(pr.sbuf + size - 4, 0, 4);
             for (int i = 0; i + 1 < count && !rc; i++)
                 rc = vmmc_send(pr.ctx, pr.imp, 0, pr.sbuf, size, 0, NULL);
             if (!rc) {
@@ -69,7 +71,7 @@ static void run(struct wl_env *env)
                 break;
             }
             env->sh->marks[peer][si] = (double)h->ops->now(h);
-            if (o->verify && wl_check(env, &pr, size, 0 + tag))
+            if (o->verify && wl_check(env, &pr, size, tag))
                 break;
             *pr.ack_src = tag;
             rc = vmmc_send(pr.ctx, pr.imp_ack, 0, pr.ack_src, 4, 0, NULL);

@@ -1,0 +1,183 @@
+/* The test harness of tests/harness.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "tests/harness.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/cluster.h"
+#include "util/err.h"
+
+CU_pSuite th_suite(const char *name)
+{
+    CU_pSuite s = CU_add_suite(name, NULL, NULL);
+    if (!s) {
+        fprintf(stderr, "cannot add suite %s\n", name);
+        exit(2);
+    }
+    return s;
+}
+
+void th_add(CU_pSuite s, const char *name, CU_TestFunc fn)
+{
+    if (!CU_add_test(s, name, fn)) {
+        fprintf(stderr, "cannot add test %s\n", name);
+        exit(2);
+    }
+}
+
+static int fail_fd = -1;
+static struct th_sim *shared;
+
+void th__fail(const char *file, int line, const char *fmt, ...)
+{
+    char msg[1024];
+    int n = snprintf(msg, sizeof msg, "%s:%d: ", file, line);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+    va_end(ap);
+    if (fail_fd < 0) {
+        CU_assertImplementation(CU_FALSE, (unsigned)line, msg, file, "",
+                                CU_FALSE);
+        return;
+    }
+    size_t len = strlen(msg) + 1;
+    if (write(fail_fd, msg, len) != (ssize_t)len)
+        _exit(99);
+}
+
+unsigned char *th_out(void) { return shared->out; }
+hw_time_t th_end_time(void) { return shared->end_time; }
+
+int th_run_sim(struct th_sim *s, int allow_fail)
+{
+    struct th_sim *sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE,
+                             MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CU_ASSERT_FATAL(sh != MAP_FAILED);
+    *sh = *s;
+    if (!sh->platform)
+        sh->platform = TH_PLATFORM_2;
+    if (!sh->profile)
+        sh->profile = TH_PROFILE;
+    if (!sh->max_time)
+        sh->max_time = 10 * HW_MS * 1000;
+    int fds[2];
+    CU_ASSERT_FATAL(pipe(fds) == 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        fail_fd = fds[1];
+        shared = sh;
+        struct cl_run r = {.platform = sh->platform,
+                           .profile = sh->profile,
+                           .node_main = sh->node_main,
+                           .arg = sh->arg,
+                           .max_time = sh->max_time};
+        sh->rc = cl_run(&r, sh->err, sizeof sh->err);
+        _exit(0);
+    }
+    close(fds[1]);
+    int failures = 0;
+    char buf[65536];
+    size_t len = 0;
+    ssize_t n;
+    while ((n = read(fds[0], buf + len, sizeof buf - 1 - len)) > 0 ||
+           (n < 0 && errno == EINTR))
+        if (n > 0)
+            len += (size_t)n;
+    close(fds[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    for (size_t off = 0; off < len;) {
+        const char *msg = buf + off;
+        size_t ml = strnlen(msg, len - off);
+        CU_assertImplementation(CU_FALSE, 0, msg, "simulation", "", CU_FALSE);
+        failures++;
+        off += ml + 1;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "the simulation child died (status %d)",
+                 status);
+        CU_assertImplementation(CU_FALSE, 0, msg, "simulation", "", CU_FALSE);
+        failures++;
+    } else if (sh->rc && !allow_fail) {
+        char msg[700];
+        snprintf(msg, sizeof msg, "cl_run failed: %s: %s",
+                 vs_strerror(sh->rc), sh->err);
+        CU_assertImplementation(CU_FALSE, 0, msg, "simulation", "", CU_FALSE);
+        failures++;
+    }
+    s->rc = sh->rc;
+    s->end_time = sh->end_time;
+    memcpy(s->err, sh->err, sizeof s->err);
+    memcpy(s->out, sh->out, sizeof s->out);
+    munmap(sh, sizeof *sh);
+    return failures;
+}
+
+static void read_all(int fd, char *out, size_t outlen)
+{
+    size_t len = 0;
+    ssize_t n;
+    char sink[4096];
+    for (;;) {
+        if (out && len + 1 < outlen)
+            n = read(fd, out + len, outlen - 1 - len);
+        else
+            n = read(fd, sink, sizeof sink);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        if (out && len + 1 < outlen && (size_t)n <= outlen - 1 - len)
+            len += (size_t)n;
+    }
+    if (out && outlen)
+        out[len] = 0;
+}
+
+int th_capture(int (*f)(void *arg), void *arg, char *out, size_t outlen,
+               char *errout, size_t errlen)
+{
+    char tmpl_o[] = "/tmp/vmmcsim-test-XXXXXX";
+    char tmpl_e[] = "/tmp/vmmcsim-test-XXXXXX";
+    int fo = mkstemp(tmpl_o), fe = mkstemp(tmpl_e);
+    if (fo < 0 || fe < 0)
+        return -1;
+    unlink(tmpl_o);
+    unlink(tmpl_e);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        dup2(fo, 1);
+        dup2(fe, 2);
+        int rc = f(arg);
+        fflush(NULL);
+        _exit(rc);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    lseek(fo, 0, SEEK_SET);
+    lseek(fe, 0, SEEK_SET);
+    read_all(fo, out, outlen);
+    read_all(fe, errout, errlen);
+    close(fo);
+    close(fe);
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}

@@ -1,0 +1,14 @@
+/* Every suite's registration function; tests/runner.c runs them in order.
+ * Add a line here when adding a test file. */
+#ifndef TESTS_SUITES_H
+#define TESTS_SUITES_H
+
+#define TH_SUITES(X)                                                        \
+    X(register_vmmc_tests)                                                  \
+    X(register_workload_tests)
+
+#define TH_DECLARE_(fn) void fn(void);
+TH_SUITES(TH_DECLARE_)
+#undef TH_DECLARE_
+
+#endif
