@@ -41,7 +41,7 @@ struct cli {
     char *stats_text; /* --stats output, printed after the rows */
     size_t stats_len;
     hw_time_t end_time;
-    uint64_t events;
+    uint64_t events, packets;
 };
 
 static void usage(FILE *f)
@@ -175,6 +175,8 @@ static void report(const struct cl_report *rep, void *arg)
     struct cli *c = arg;
     c->end_time = rep->end_time;
     c->events = rep->events;
+    for (int i = 0; i < rep->nnodes; i++)
+        c->packets += nicm_node_stats(rep->cluster, i)->pkts_sent;
     if (c->stats && c->fmt == FMT_TABLE) {
         FILE *f = open_memstream(&c->stats_text, &c->stats_len);
         if (f) {
@@ -203,7 +205,12 @@ static void print_rows(const struct cli *c)
                    "\"bandwidth_MBps\":%.3f}",
                    i ? "," : "", sh->rows[i].size, sh->rows[i].latency_us,
                    sh->rows[i].bandwidth_MBps);
-        printf("]}\n");
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        printf("],\"sim_time_us\":%.3f,\"wall_s\":%.6f,\"events\":%" PRIu64
+               ",\"packets\":%" PRIu64 ",\"peak_rss_kb\":%ld}\n",
+               (double)c->end_time / 1e6, c->wall_s, c->events, c->packets,
+               ru.ru_maxrss);
         return;
     }
     printf("vmmcsim %s%s on %s, profile %s, seed %" PRIu64 "\n",

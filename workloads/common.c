@@ -8,9 +8,10 @@
 #include "util/err.h"
 #include "workloads/wl.h"
 
-extern const struct wl_def wl_pingpong, wl_bandwidth;
+extern const struct wl_def wl_pingpong, wl_bandwidth, wl_alltoall;
 
-static const struct wl_def *const all[] = {&wl_pingpong, &wl_bandwidth, NULL};
+static const struct wl_def *const all[] = {&wl_pingpong, &wl_bandwidth,
+                                           &wl_alltoall, NULL};
 
 const struct wl_def *const *wl_all(void) { return all; }
 
