@@ -137,8 +137,10 @@ static void simgrid_message(const char *text, char *out, size_t outlen)
     for (const char *line = text; line && *line;) {
         const char *nl = strchr(line, '\n');
         const char *tag = strstr(line, "/ERROR] ");
+        if (!tag || (nl && tag > nl))
+            tag = strstr(line, "/CRITICAL] ");
         if (tag && (!nl || tag < nl)) {
-            const char *msg = tag + 8;
+            const char *msg = strchr(tag, ']') + 2;
             if (strncmp(msg, "Exiting now", 11) != 0 && !best)
                 best = msg;
         }

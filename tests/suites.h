@@ -4,8 +4,12 @@
 #define TESTS_SUITES_H
 
 #define TH_SUITES(X)                                                        \
+    X(register_engine_tests)                                                \
+    X(register_nicmodel_tests)                                              \
     X(register_vmmc_tests)                                                  \
-    X(register_workload_tests)
+    X(register_workload_tests)                                              \
+    X(register_cli_tests)                                                   \
+    X(register_profile_tests)
 
 #define TH_DECLARE_(fn) void fn(void);
 TH_SUITES(TH_DECLARE_)

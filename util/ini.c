@@ -49,7 +49,8 @@ int ini_parse(const char *path, ini_key_fn fn, void *arg, char *err,
             continue;
         if (*s == '[') {
             char *close = strchr(s, ']');
-            if (!close || close[1] != 0 || close == s + 1 ||
+            if (!close || close[1] != 0 ||
+                s + 1 + strspn(s + 1, " \t") == close || /* [] or [ ] */
                 (size_t)(close - s - 1) >= sizeof section) {
                 snprintf(err, errlen, "%s:%d: malformed section header '%s'",
                          path, line, s);

@@ -1,0 +1,431 @@
+/*
+ * The NIC/host profile loader (nicmodel/profile.c over util/ini.c): the
+ * shipped configs/myrinet.ini loads and its units convert (ns -> ps, MB/s ->
+ * bytes/ps, MHz -> cycle), and every kind of bad profile -- unknown,
+ * missing, duplicate, out-of-range, non-numeric or non-integer key, a key
+ * outside any section, a malformed header, a page size that is not a power
+ * of two, a missing file -- fails with VS_ECONFIG and a message naming the
+ * file, the line and the field.  Bad profiles are myrinet.ini with one line
+ * changed, written to a temporary file, so the expected line is known.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <CUnit/CUnit.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nicmodel/profile.h"
+#include "tests/harness.h"
+#include "tests/suites.h"
+#include "util/err.h"
+
+/* ---- Helpers ---- */
+
+/* Records a failure unless needle occurs in hay; the message shows both. */
+static void expect_has(const char *hay, const char *needle, unsigned line)
+{
+    char msg[1536];
+    snprintf(msg, sizeof msg, "expected \"%s\" in \"%s\"", needle, hay);
+    CU_assertImplementation(strstr(hay, needle) != NULL, line, msg, __FILE__,
+                            "", CU_FALSE);
+}
+#define EXPECT_HAS(hay, needle) expect_has((hay), (needle), __LINE__)
+
+/* Records a failure unless hay starts with prefix. */
+static void expect_prefix(const char *hay, const char *prefix, unsigned line)
+{
+    char msg[1536];
+    snprintf(msg, sizeof msg, "expected \"%s\" to start with \"%s\"", hay,
+             prefix);
+    CU_assertImplementation(strncmp(hay, prefix, strlen(prefix)) == 0, line,
+                            msg, __FILE__, "", CU_FALSE);
+}
+#define EXPECT_PREFIX(hay, prefix) expect_prefix((hay), (prefix), __LINE__)
+
+/* Records a failure, showing err, unless rc is VS_OK. */
+static void expect_ok(int rc, const char *err, unsigned line)
+{
+    char msg[1536];
+    snprintf(msg, sizeof msg, "expected VS_OK, got %d: \"%s\"", rc, err);
+    CU_assertImplementation(rc == VS_OK, line, msg, __FILE__, "", CU_FALSE);
+}
+#define EXPECT_OK(rc, err) expect_ok((rc), (err), __LINE__)
+
+/* The whole of a file, NUL-terminated (malloc'd), or NULL. */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, len = 0, n;
+    char *buf = malloc(cap);
+    while (buf && (n = fread(buf + len, 1, cap - 1 - len, f)) > 0) {
+        len += n;
+        if (len == cap - 1) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb)
+                free(buf);
+            buf = nb;
+        }
+    }
+    fclose(f);
+    if (buf)
+        buf[len] = 0;
+    return buf;
+}
+
+static char *shipped(void)
+{
+    char *t = slurp(TH_PROFILE);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    return t;
+}
+
+/* The 1-based number of the nth line (n >= 1) whose text, after leading
+ * blanks, starts with start; 0 if there is none. */
+static int find_line(const char *text, const char *start, int nth)
+{
+    int line = 1;
+    for (const char *p = text; *p; line++) {
+        const char *q = p;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (!strncmp(q, start, strlen(start)) && --nth == 0)
+            return line;
+        const char *nl = strchr(p, '\n');
+        if (!nl)
+            break;
+        p = nl + 1;
+    }
+    return 0;
+}
+
+/* text with its line number `line` replaced by repl (malloc'd). */
+static char *edit_line(const char *text, int line, const char *repl)
+{
+    const char *p = text;
+    for (int i = 1; i < line && p; i++) {
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    const char *e = strchr(p, '\n');
+    if (!e)
+        e = p + strlen(p);
+    size_t head = (size_t)(p - text), rl = strlen(repl), tail = strlen(e);
+    char *out = malloc(head + rl + tail + 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+    memcpy(out, text, head);
+    memcpy(out + head, repl, rl);
+    memcpy(out + head + rl, e, tail + 1);
+    return out;
+}
+
+/* The shipped profile with the first line starting with `start` replaced
+ * by repl (malloc'd). */
+static char *edited(const char *start, const char *repl)
+{
+    char *t = shipped();
+    int line = find_line(t, start, 1);
+    CU_ASSERT_FATAL(line > 0);
+    char *out = edit_line(t, line, repl);
+    free(t);
+    return out;
+}
+
+/* Writes text to a new temporary file, loads it as a profile and removes
+ * the file.  path receives the file's name (for the expected messages). */
+static int load_text(const char *text, char path[static 64],
+                     struct nicm_profile *p, char *err, size_t errlen)
+{
+    snprintf(path, 64, "/tmp/vmmcsim-profile-XXXXXX");
+    int fd = mkstemp(path);
+    CU_ASSERT_FATAL(fd >= 0);
+    size_t len = strlen(text);
+    CU_ASSERT_FATAL(write(fd, text, len) == (ssize_t)len);
+    close(fd);
+    err[0] = 0;
+    int rc = nicm_profile_load(p, path, err, errlen);
+    unlink(path);
+    return rc;
+}
+
+/* Loads `text`, which must fail: checks VS_ECONFIG, that the message starts
+ * with "PATH:LINE: " + what (or "PATH: " + what for line 0) and contains
+ * also. */
+static void expect_bad(const char *text, int line, const char *what,
+                       const char *also, unsigned at)
+{
+    struct nicm_profile p;
+    char path[64], err[1024], want[256];
+    int rc = load_text(text, path, &p, err, sizeof err);
+    char msg[1200];
+    snprintf(msg, sizeof msg, "load returned %d, expected VS_ECONFIG (%d); "
+                              "err \"%s\"",
+             rc, VS_ECONFIG, err);
+    CU_assertImplementation(rc == VS_ECONFIG, at, msg, __FILE__, "",
+                            CU_FALSE);
+    if (line > 0)
+        snprintf(want, sizeof want, "%s:%d: %s", path, line, what);
+    else
+        snprintf(want, sizeof want, "%s: %s", path, what);
+    expect_prefix(err, want, at);
+    if (also)
+        expect_has(err, also, at);
+    CU_assertImplementation(strchr(err, '\n') == NULL, at,
+                            "the error is one line", __FILE__, "", CU_FALSE);
+}
+#define EXPECT_BAD(text, line, what, also)                                  \
+    expect_bad((text), (line), (what), (also), __LINE__)
+
+/* Replaces the line starting with `start` by repl, then expects the load to
+ * fail on the line of the replacement, found by scanning the new text for
+ * repl_start (the replacement's own beginning). */
+static void bad_edit(const char *start, const char *repl,
+                     const char *repl_start, const char *what,
+                     const char *also, unsigned at)
+{
+    char *t = edited(start, repl);
+    int line = find_line(t, repl_start, 1);
+    CU_ASSERT_FATAL(line > 0);
+    expect_bad(t, line, what, also, at);
+    free(t);
+}
+
+/* ---- The shipped profile ---- */
+
+static void test_shipped_loads(void)
+{
+    struct nicm_profile p;
+    char err[512] = "";
+    int rc = nicm_profile_load(&p, TH_PROFILE, err, sizeof err);
+    EXPECT_OK(rc, err);
+    CU_ASSERT_FATAL(rc == VS_OK);
+    CU_ASSERT_STRING_EQUAL(err, "");
+    /* MB/s -> bytes per picosecond */
+    CU_ASSERT_DOUBLE_EQUAL(p.dma_bytes_per_ps, 110e6 / 1e12, 1e-15);
+    /* 33 MHz -> 30303 ps per cycle (rounded) */
+    CU_ASSERT_DOUBLE_EQUAL(p.nic_clock_mhz, 33.0, 1e-12);
+    CU_ASSERT_EQUAL(p.cycle, 30303);
+    /* ns -> ps */
+    CU_ASSERT_EQUAL(p.pio_write_word, 120000);
+    CU_ASSERT_EQUAL(p.pio_read_word, 450000);
+    CU_ASSERT_EQUAL(p.dma_setup, 500000);
+    CU_ASSERT_EQUAL(p.net_dma_setup, 120000);
+    CU_ASSERT_EQUAL(p.switch_delay, 300000);
+    CU_ASSERT_EQUAL(p.host_cost[HW_HOST_CALL], 150000);
+    CU_ASSERT_EQUAL(p.host_cost[HW_HOST_SYSCALL], 5000000);
+    CU_ASSERT_EQUAL(p.host_cost[HW_HOST_INTERRUPT], 15000000);
+    CU_ASSERT_EQUAL(p.host_cost[HW_HOST_POLL], 200000);
+    /* integers and cycle counts as written */
+    CU_ASSERT_EQUAL(p.page_size, 4096);
+    CU_ASSERT_EQUAL(p.sram_bytes, 1048576);
+    CU_ASSERT_EQUAL(p.recv_buffers, 16);
+    CU_ASSERT_EQUAL(p.send_buffers, 2);
+    CU_ASSERT_EQUAL(p.max_packet, 4144);
+    CU_ASSERT_EQUAL(p.wire_overhead_bytes, 8);
+    CU_ASSERT_EQUAL(p.fw_cycles[HW_FW_CMD], 60);
+    CU_ASSERT_EQUAL(p.fw_cycles[HW_FW_RECV_PKT], 55);
+    CU_ASSERT_EQUAL(p.fw_cycles[HW_FW_CTRL], 30);
+    CU_ASSERT_DOUBLE_EQUAL(p.host_cpu_mhz, 166.0, 1e-12);
+    /* [reference] */
+    CU_ASSERT_DOUBLE_EQUAL(p.ref_latency_us, 9.8, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(p.ref_bandwidth_MBps, 108.4, 1e-12);
+}
+
+/* Loads the shipped profile with one line replaced; expects success. */
+static void load_edited(const char *start, const char *repl,
+                        struct nicm_profile *p, unsigned at)
+{
+    char path[64], err[512];
+    char *t = edited(start, repl);
+    int rc = load_text(t, path, p, err, sizeof err);
+    free(t);
+    expect_ok(rc, err, at);
+    CU_ASSERT_FATAL(rc == VS_OK);
+}
+
+/* Other values convert the same way (not just the shipped ones), rounding
+ * to the nearest picosecond. */
+static void test_conversions(void)
+{
+    struct nicm_profile p;
+    load_edited("clock_mhz", "clock_mhz = 40", &p, __LINE__);
+    CU_ASSERT_EQUAL(p.cycle, 25000);
+    load_edited("clock_mhz", "clock_mhz = 66", &p, __LINE__);
+    CU_ASSERT_EQUAL(p.cycle, 15152); /* 15151.5 rounds up */
+    load_edited("pio_write_ns", "pio_write_ns = 120.4", &p, __LINE__);
+    CU_ASSERT_EQUAL(p.pio_write_word, 120400);
+    load_edited("pio_read_ns", "pio_read_ns = 450.0007", &p, __LINE__);
+    CU_ASSERT_EQUAL(p.pio_read_word, 450001); /* 450000.7 ps rounds up */
+    load_edited("dma_MBps", "dma_MBps = 1e3", &p, __LINE__);
+    CU_ASSERT_DOUBLE_EQUAL(p.dma_bytes_per_ps, 1e-3, 1e-15);
+    load_edited("sram_bytes", "sram_bytes = 4294967296", &p, __LINE__);
+    CU_ASSERT_EQUAL(p.sram_bytes, 4294967296ULL); /* needs 64 bits */
+}
+
+/* [reference] keys are optional: without them the figures are 0. */
+static void test_reference_optional(void)
+{
+    struct nicm_profile p;
+    char path[64], err[512] = "";
+    char *t = edited("latency_us", "");
+    char *t2 = edit_line(t, find_line(t, "bandwidth_MBps", 1), "# gone");
+    EXPECT_OK(load_text(t2, path, &p, err, sizeof err), err);
+    CU_ASSERT_DOUBLE_EQUAL(p.ref_latency_us, 0.0, 0.0);
+    CU_ASSERT_DOUBLE_EQUAL(p.ref_bandwidth_MBps, 0.0, 0.0);
+    free(t);
+    free(t2);
+}
+
+/* The upper bound of a range is allowed, one past it is not. */
+static void test_range_bounds(void)
+{
+    struct nicm_profile p;
+    char path[64], err[512] = "";
+    char *t = edited("recv_buffers", "recv_buffers = 65536");
+    EXPECT_OK(load_text(t, path, &p, err, sizeof err), err);
+    CU_ASSERT_EQUAL(p.recv_buffers, 65536);
+    free(t);
+    bad_edit("recv_buffers", "recv_buffers = 65537", "recv_buffers",
+             "[nic] recv_buffers: 65537 is out of range", NULL, __LINE__);
+}
+
+/* ---- Bad profiles ---- */
+
+static void test_unknown_key(void)
+{
+    bad_edit("cpu_mhz", "cpu_mhx = 166", "cpu_mhx",
+             "[host] cpu_mhx: unknown key", NULL, __LINE__);
+}
+
+static void test_unknown_section(void)
+{
+    /* The first key of a misspelt section is unknown there. */
+    bad_edit("[fabric]", "[fabrik]", "switch_delay_ns",
+             "[fabrik] switch_delay_ns: unknown key", NULL, __LINE__);
+}
+
+static void test_missing_key(void)
+{
+    char *t = edited("switch_delay_ns", "");
+    EXPECT_BAD(t, 0, "[fabric] switch_delay_ns: missing", NULL);
+    free(t);
+    t = edited("ctrl_cycles", "# ctrl_cycles = 30");
+    EXPECT_BAD(t, 0, "[firmware] ctrl_cycles: missing", NULL);
+    free(t);
+}
+
+static void test_out_of_range(void)
+{
+    bad_edit("recv_buffers", "recv_buffers = 0", "recv_buffers",
+             "[nic] recv_buffers: 0 is out of range", NULL, __LINE__);
+    bad_edit("dma_setup_ns", "dma_setup_ns = -5", "dma_setup_ns",
+             "[pci] dma_setup_ns: -5 is out of range", NULL, __LINE__);
+    bad_edit("page_size", "page_size = 256", "page_size",
+             "[host] page_size: 256 is out of range", NULL, __LINE__);
+}
+
+static void test_not_a_number(void)
+{
+    bad_edit("dma_MBps", "dma_MBps = fast", "dma_MBps",
+             "[pci] dma_MBps: 'fast' is not a number", NULL, __LINE__);
+    bad_edit("clock_mhz", "clock_mhz = 33MHz", "clock_mhz",
+             "[nic] clock_mhz: '33MHz' is not a number", NULL, __LINE__);
+    bad_edit("clock_mhz", "clock_mhz =", "clock_mhz",
+             "[nic] clock_mhz: '' is not a number", NULL, __LINE__);
+    bad_edit("clock_mhz", "clock_mhz = inf", "clock_mhz",
+             "[nic] clock_mhz: 'inf' is not a number", NULL, __LINE__);
+    bad_edit("clock_mhz", "clock_mhz = nan", "clock_mhz",
+             "[nic] clock_mhz: 'nan' is not a number", NULL, __LINE__);
+}
+
+static void test_duplicate_key(void)
+{
+    char *t = edited("pio_read_ns", "pio_write_ns = 450");
+    int first = find_line(t, "pio_write_ns", 1);
+    int second = find_line(t, "pio_write_ns", 2);
+    CU_ASSERT_FATAL(first > 0 && second > first);
+    char also[64];
+    snprintf(also, sizeof also, "(first on line %d)", first);
+    EXPECT_BAD(t, second, "[pci] pio_write_ns: given twice", also);
+    free(t);
+}
+
+static void test_not_integer(void)
+{
+    bad_edit("send_buffers", "send_buffers = 2.5", "send_buffers",
+             "[nic] send_buffers: '2.5' must be an integer", NULL, __LINE__);
+    bad_edit("sram_bytes", "sram_bytes = 1048576.5", "sram_bytes",
+             "[nic] sram_bytes: '1048576.5' must be an integer", NULL,
+             __LINE__);
+}
+
+static void test_key_outside_section(void)
+{
+    char *t = shipped();
+    char *t2 = edit_line(t, 1, "cpu_mhz = 166");
+    CU_ASSERT_EQUAL(find_line(t2, "cpu_mhz", 1), 1);
+    EXPECT_BAD(t2, 1, "key 'cpu_mhz' outside any [section]", NULL);
+    free(t);
+    free(t2);
+}
+
+static void test_malformed_section(void)
+{
+    bad_edit("[pci]", "[pci", "[pci", "malformed section header '[pci'",
+             NULL, __LINE__);
+    bad_edit("[pci]", "[pci] x", "[pci]",
+             "malformed section header '[pci] x'", NULL, __LINE__);
+    bad_edit("[pci]", "[]", "[]", "malformed section header '[]'", NULL,
+             __LINE__);
+    bad_edit("[pci]", "[ ]", "[ ]", "malformed section header '[ ]'", NULL,
+             __LINE__);
+}
+
+static void test_not_key_value(void)
+{
+    bad_edit("max_packet", "max_packet 4144", "max_packet",
+             "expected 'key = value', got 'max_packet 4144'", NULL,
+             __LINE__);
+}
+
+static void test_page_size_power_of_two(void)
+{
+    bad_edit("page_size", "page_size = 3000", "page_size",
+             "[host] page_size: 3000 is not a power of two", NULL, __LINE__);
+}
+
+static void test_missing_file(void)
+{
+    struct nicm_profile p;
+    char err[512] = "";
+    const char *path = "/nonexistent-vmmcsim-dir/profile.ini";
+    CU_ASSERT_EQUAL(nicm_profile_load(&p, path, err, sizeof err), VS_ECONFIG);
+    EXPECT_PREFIX(err, "/nonexistent-vmmcsim-dir/profile.ini: cannot open");
+    EXPECT_HAS(err, "No such file");
+}
+
+void register_profile_tests(void)
+{
+    CU_pSuite s = th_suite("profile");
+    th_add(s, "shipped myrinet.ini loads and converts units",
+           test_shipped_loads);
+    th_add(s, "other values convert too", test_conversions);
+    th_add(s, "[reference] keys are optional", test_reference_optional);
+    th_add(s, "range bounds are inclusive", test_range_bounds);
+    th_add(s, "unknown key", test_unknown_key);
+    th_add(s, "unknown section", test_unknown_section);
+    th_add(s, "missing key", test_missing_key);
+    th_add(s, "out-of-range value", test_out_of_range);
+    th_add(s, "not a number", test_not_a_number);
+    th_add(s, "duplicate key", test_duplicate_key);
+    th_add(s, "non-integer for an integer key", test_not_integer);
+    th_add(s, "key outside any section", test_key_outside_section);
+    th_add(s, "malformed section header", test_malformed_section);
+    th_add(s, "line without '='", test_not_key_value);
+    th_add(s, "page_size not a power of two", test_page_size_power_of_two);
+    th_add(s, "missing file", test_missing_file);
+}
