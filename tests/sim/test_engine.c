@@ -1,0 +1,376 @@
+/*
+ * The actor-free event engine of sim/engine.h: events fire in (time,
+ * insertion) order, equal-time events are FIFO even when posted from inside
+ * an event, cancel removes an event (twice is harmless), the clock follows
+ * the events, sim_run_events(until) stops at until, a 10,000-event random
+ * stress with cancellations comes out sorted, and reset/shutdown leave
+ * nothing behind (run under ASan/LSan).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "sim/engine.h"
+#include "tests/harness.h"
+
+void register_engine_tests(void);
+
+/* ---- helpers ---- */
+
+/* Asserts got == want and says both numbers when they differ. */
+static void expect_eq_(long long got, long long want, const char *what,
+                       const char *file, int line)
+{
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s = %lld, expected %lld", what, got, want);
+    CU_assertImplementation(got == want ? CU_TRUE : CU_FALSE,
+                            (unsigned)line, msg, file, "", CU_FALSE);
+}
+#define EXPECT_EQ(got, want)                                                \
+    expect_eq_((long long)(got), (long long)(want), #got, __FILE__, __LINE__)
+
+/* What fired, in order. */
+#define LOG_MAX 64
+static struct {
+    int n;
+    int id[LOG_MAX];
+    sim_time_t t[LOG_MAX];
+} L;
+
+static void log_clear(void) { L.n = 0; }
+
+/* An event whose arg is an id; logs (id, sim_now()). */
+static void log_event(void *arg)
+{
+    int id = (int)(intptr_t)arg;
+    if (L.n < LOG_MAX) {
+        L.id[L.n] = id;
+        L.t[L.n] = sim_now();
+    }
+    L.n++;
+}
+
+static void *id_arg(int id) { return (void *)(intptr_t)id; }
+
+/* ---- tests ---- */
+
+static void test_time_order(void)
+{
+    sim_reset();
+    log_clear();
+    EXPECT_EQ(sim_now(), 0);
+    static const sim_time_t times[] = {50, 10, 30, 0, 20, 40, 1000000007};
+    const int n = (int)(sizeof times / sizeof *times);
+    for (int i = 0; i < n; i++)
+        sim_post(times[i], log_event, id_arg(i));
+    EXPECT_EQ(sim_run_events(INT64_MAX), n);
+    EXPECT_EQ(L.n, n);
+    static const int want_id[] = {3, 1, 4, 2, 5, 0, 6};
+    for (int i = 0; i < n && i < L.n; i++) {
+        EXPECT_EQ(L.id[i], want_id[i]);
+        /* The clock is the event's time while it runs. */
+        EXPECT_EQ(L.t[i], times[want_id[i]]);
+    }
+    EXPECT_EQ(sim_now(), 1000000007);
+    EXPECT_EQ(sim_events_processed(), n);
+    /* Nothing left. */
+    EXPECT_EQ(sim_run_events(INT64_MAX), 0);
+    sim_shutdown();
+}
+
+static void test_equal_time_fifo(void)
+{
+    sim_reset();
+    log_clear();
+    struct sim_event evs[4];
+    for (int i = 0; i < 4; i++)
+        sim_event_init(&evs[i]);
+    /* A later event first, then equal-time events posted both ways
+     * (pooled and caller-owned), interleaved. */
+    sim_post(200, log_event, id_arg(99));
+    for (int i = 0; i < 8; i++) {
+        if (i % 2)
+            sim_event_at(&evs[i / 2], 100, log_event, id_arg(i));
+        else
+            sim_post(100, log_event, id_arg(i));
+    }
+    EXPECT_EQ(sim_run_events(INT64_MAX), 9);
+    EXPECT_EQ(L.n, 9);
+    for (int i = 0; i < 8 && i < L.n; i++) {
+        EXPECT_EQ(L.id[i], i);
+        EXPECT_EQ(L.t[i], 100);
+    }
+    EXPECT_EQ(L.id[8], 99);
+    EXPECT_EQ(L.t[8], 200);
+    for (int i = 0; i < 4; i++)
+        CU_ASSERT_FALSE(sim_event_queued(&evs[i]));
+    sim_shutdown();
+}
+
+/* Event 0 posts event 10 at the same time and event 11 one ps later. */
+static void posting_event(void *arg)
+{
+    log_event(arg);
+    sim_post(sim_now(), log_event, id_arg(10));
+    sim_post(sim_now() + 1, log_event, id_arg(11));
+}
+
+static void test_post_from_event(void)
+{
+    sim_reset();
+    log_clear();
+    sim_post(7, posting_event, id_arg(0));
+    sim_post(7, log_event, id_arg(1));
+    sim_post(7, log_event, id_arg(2));
+    sim_post(8, log_event, id_arg(3));
+    EXPECT_EQ(sim_run_events(INT64_MAX), 6);
+    /* 10 runs after the equal-time events already queued; 11 (at 8) after
+     * 3, which was queued at 8 before it. */
+    static const int want_id[] = {0, 1, 2, 10, 3, 11};
+    static const sim_time_t want_t[] = {7, 7, 7, 7, 8, 8};
+    EXPECT_EQ(L.n, 6);
+    for (int i = 0; i < 6 && i < L.n; i++) {
+        EXPECT_EQ(L.id[i], want_id[i]);
+        EXPECT_EQ(L.t[i], want_t[i]);
+    }
+    sim_shutdown();
+}
+
+static struct sim_event cancel_evs[6];
+
+/* Cancels cancel_evs[5] from inside an event. */
+static void cancelling_event(void *arg)
+{
+    log_event(arg);
+    sim_event_cancel(&cancel_evs[5]);
+    sim_event_cancel(&cancel_evs[5]);
+}
+
+static void test_cancel(void)
+{
+    sim_reset();
+    log_clear();
+    struct sim_event *e = cancel_evs;
+    for (int i = 0; i < 6; i++)
+        sim_event_init(&e[i]);
+    /* Never queued: cancelling is harmless. */
+    sim_event_cancel(&e[0]);
+    CU_ASSERT_FALSE(sim_event_queued(&e[0]));
+    sim_event_at(&e[0], 10, log_event, id_arg(0));
+    sim_event_at(&e[1], 20, log_event, id_arg(1));
+    sim_event_at(&e[2], 30, log_event, id_arg(2));
+    sim_event_at(&e[3], 40, cancelling_event, id_arg(3));
+    sim_event_at(&e[4], 5, log_event, id_arg(4));
+    sim_event_at(&e[5], 50, log_event, id_arg(5));
+    CU_ASSERT_TRUE(sim_event_queued(&e[1]));
+    /* A middle one, the earliest (heap root) and the root again. */
+    sim_event_cancel(&e[1]);
+    sim_event_cancel(&e[1]);
+    sim_event_cancel(&e[4]);
+    CU_ASSERT_FALSE(sim_event_queued(&e[1]));
+    CU_ASSERT_FALSE(sim_event_queued(&e[4]));
+    /* A cancelled event can be queued again, at another time. */
+    sim_event_at(&e[4], 35, log_event, id_arg(40));
+    EXPECT_EQ(sim_run_events(INT64_MAX), 4);
+    static const int want_id[] = {0, 2, 40, 3};
+    static const sim_time_t want_t[] = {10, 30, 35, 40};
+    EXPECT_EQ(L.n, 4);
+    for (int i = 0; i < 4 && i < L.n; i++) {
+        EXPECT_EQ(L.id[i], want_id[i]);
+        EXPECT_EQ(L.t[i], want_t[i]);
+    }
+    /* Cancelling after it fired is harmless too. */
+    sim_event_cancel(&e[0]);
+    CU_ASSERT_FALSE(sim_event_queued(&e[5]));
+    EXPECT_EQ(sim_now(), 40);
+    sim_shutdown();
+}
+
+static void test_run_until(void)
+{
+    sim_reset();
+    log_clear();
+    for (int i = 1; i <= 4; i++)
+        sim_post(10 * i, log_event, id_arg(i));
+    EXPECT_EQ(sim_run_events(25), 2);
+    EXPECT_EQ(L.n, 2);
+    /* The clock stays at the last event run, not at until. */
+    EXPECT_EQ(sim_now(), 20);
+    /* until is inclusive. */
+    EXPECT_EQ(sim_run_events(30), 1);
+    EXPECT_EQ(sim_now(), 30);
+    /* An until in the past runs nothing. */
+    EXPECT_EQ(sim_run_events(5), 0);
+    EXPECT_EQ(sim_run_events(39), 0);
+    EXPECT_EQ(L.n, 3);
+    EXPECT_EQ(sim_run_events(INT64_MAX), 1);
+    EXPECT_EQ(L.n, 4);
+    EXPECT_EQ(L.id[3], 4);
+    EXPECT_EQ(sim_now(), 40);
+    EXPECT_EQ(sim_events_processed(), 4);
+    sim_shutdown();
+}
+
+/* ---- stress ---- */
+
+#define STRESS_N 10000
+#define STRESS_CHILDREN 1000
+
+struct stress_rec {
+    sim_time_t t;
+    uint64_t seq; /* insertion order, counted by the test */
+    int cancelled, fired;
+    struct sim_event ev; /* used when caller-owned */
+};
+
+static struct {
+    struct stress_rec *recs;
+    size_t nrecs;
+    uint64_t next_seq;
+    uint32_t lcg;
+    size_t *order; /* indices of recs, in firing order */
+    size_t nfired;
+    int bad_now;
+} S;
+
+static uint32_t lcg_next(void)
+{
+    S.lcg = S.lcg * 1664525u + 1013904223u;
+    return S.lcg >> 8;
+}
+
+static void stress_fire(void *arg);
+
+/* Queues rec i at time t, pooled or caller-owned. */
+static void stress_post(size_t i, sim_time_t t, int pooled)
+{
+    struct stress_rec *r = &S.recs[i];
+    r->t = t;
+    r->seq = S.next_seq++;
+    if (pooled) {
+        sim_post(t, stress_fire, r);
+    } else {
+        sim_event_init(&r->ev);
+        sim_event_at(&r->ev, t, stress_fire, r);
+    }
+}
+
+static void stress_fire(void *arg)
+{
+    struct stress_rec *r = arg;
+    if (sim_now() != r->t)
+        S.bad_now++;
+    r->fired++;
+    S.order[S.nfired++] = (size_t)(r - S.recs);
+    /* Some events post a child, sometimes at the same time. */
+    if (S.nrecs < STRESS_N + STRESS_CHILDREN && lcg_next() % 10 == 0) {
+        size_t c = S.nrecs++;
+        stress_post(c, sim_now() + (sim_time_t)(lcg_next() % 4), 1);
+    }
+}
+
+static void test_stress_sorted(void)
+{
+    sim_reset();
+    S.recs = calloc(STRESS_N + STRESS_CHILDREN, sizeof *S.recs);
+    S.order = calloc(STRESS_N + STRESS_CHILDREN, sizeof *S.order);
+    CU_ASSERT_FATAL(S.recs && S.order);
+    S.nrecs = STRESS_N;
+    S.next_seq = 0;
+    S.lcg = 12345;
+    S.nfired = 0;
+    S.bad_now = 0;
+    /* Times in [0, 2000): many duplicates, so FIFO ties matter.  Even
+     * indices are pooled (sim_post), odd ones caller-owned. */
+    for (size_t i = 0; i < STRESS_N; i++)
+        stress_post(i, (sim_time_t)(lcg_next() % 2000), i % 2 == 0);
+    /* Cancel about a fifth of the caller-owned ones (any heap position). */
+    size_t ncancelled = 0;
+    for (size_t i = 1; i < STRESS_N; i += 2) {
+        if (lcg_next() % 5 == 0) {
+            sim_event_cancel(&S.recs[i].ev);
+            S.recs[i].cancelled = 1;
+            ncancelled++;
+        }
+    }
+    /* Half-way: run up to t = 999 first, then the rest. */
+    uint64_t n1 = sim_run_events(999);
+    for (size_t k = 0; k < S.nfired; k++)
+        CU_ASSERT(S.recs[S.order[k]].t <= 999);
+    uint64_t n2 = sim_run_events(INT64_MAX);
+    EXPECT_EQ(n1 + n2, S.nrecs - ncancelled);
+    EXPECT_EQ(S.nfired, S.nrecs - ncancelled);
+    EXPECT_EQ(S.bad_now, 0);
+    CU_ASSERT(S.nrecs > STRESS_N); /* children were posted */
+    /* Each event fired exactly once unless cancelled. */
+    size_t wrong = 0;
+    for (size_t i = 0; i < S.nrecs; i++)
+        if (S.recs[i].fired != !S.recs[i].cancelled)
+            wrong++;
+    EXPECT_EQ(wrong, 0);
+    /* Sorted by (t, seq). */
+    size_t unsorted = 0;
+    for (size_t k = 1; k < S.nfired; k++) {
+        const struct stress_rec *a = &S.recs[S.order[k - 1]];
+        const struct stress_rec *b = &S.recs[S.order[k]];
+        if (!(a->t < b->t || (a->t == b->t && a->seq < b->seq)))
+            unsorted++;
+    }
+    EXPECT_EQ(unsorted, 0);
+    EXPECT_EQ(sim_events_processed(), S.nfired);
+    free(S.recs);
+    free(S.order);
+    S.recs = NULL;
+    S.order = NULL;
+    sim_shutdown();
+}
+
+static void test_reset_leaves_nothing(void)
+{
+    sim_reset();
+    log_clear();
+    /* Fill the pool (events that fired) and leave pooled events queued. */
+    for (int i = 0; i < 3000; i++)
+        sim_post(i, log_event, id_arg(i));
+    EXPECT_EQ(sim_run_events(1499), 1500);
+    EXPECT_EQ(sim_now(), 1499);
+    sim_reset();
+    EXPECT_EQ(sim_now(), 0);
+    EXPECT_EQ(sim_events_processed(), 0);
+    log_clear();
+    /* The queued events are gone. */
+    EXPECT_EQ(sim_run_events(INT64_MAX), 0);
+    EXPECT_EQ(L.n, 0);
+    /* And the engine works again from time 0. */
+    sim_post(3, log_event, id_arg(1));
+    sim_post(1, log_event, id_arg(2));
+    EXPECT_EQ(sim_run_events(INT64_MAX), 2);
+    EXPECT_EQ(L.id[0], 2);
+    EXPECT_EQ(L.id[1], 1);
+    EXPECT_EQ(sim_now(), 3);
+    /* Shutdown with events still queued frees them (LSan checks). */
+    for (int i = 0; i < 100; i++)
+        sim_post(10 + i, log_event, id_arg(i));
+    sim_shutdown();
+    EXPECT_EQ(sim_now(), 0);
+    EXPECT_EQ(sim_run_events(INT64_MAX), 0);
+    EXPECT_EQ(L.n, 2);
+    /* Shutting down twice is harmless. */
+    sim_shutdown();
+}
+
+void register_engine_tests(void)
+{
+    CU_pSuite s = th_suite("engine");
+    th_add(s, "events fire in time order, clock follows", test_time_order);
+    th_add(s, "equal-time events fire in insertion order",
+           test_equal_time_fifo);
+    th_add(s, "an event posted at the same time runs after queued ones",
+           test_post_from_event);
+    th_add(s, "cancel removes an event, twice is harmless", test_cancel);
+    th_add(s, "sim_run_events(until) stops at until", test_run_until);
+    th_add(s, "10,000 random events come out sorted by (t, seq)",
+           test_stress_sorted);
+    th_add(s, "reset and shutdown leave nothing behind",
+           test_reset_leaves_nothing);
+}
