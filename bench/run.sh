@@ -15,6 +15,9 @@ mkdir -p "$OUT"
 num() { # num FIELD < json: a top-level numeric field of vmmcsim --json
     sed -n "s/.*\"$1\":\([0-9.eE+-]*\).*/\1/p"
 }
+show() { # a CSV file as aligned columns when column(1) is there
+    if command -v column >/dev/null 2>&1; then column -s, -t < "$1"; else cat "$1"; fi
+}
 median() { # median of numbers on stdin
     sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.6g\n", (a[NR/2]+a[NR/2+1])/2}'
 }
@@ -32,7 +35,7 @@ bidir=$(awk -F, 'NR>1 && $3>m {m=$3} END {print m}' "$OUT/bandwidth_bidir.csv")
     awk -v s="$peak" 'BEGIN {printf "peak_bandwidth_MBps,%.3f,108.4,%+.2f,Dubnicki et al. IPPS 1997\n", s, 100*(s-108.4)/108.4}'
     awk -v s="$bidir" 'BEGIN {printf "peak_bidir_bandwidth_MBps,%.3f,,,not published\n", s}'
 } > "$OUT/fidelity.csv"
-column -s, -t < "$OUT/fidelity.csv" 2>/dev/null || cat "$OUT/fidelity.csv"
+show "$OUT/fidelity.csv"
 
 echo
 echo "== simulator speed (wall clock, median of $RUNS runs) =="
@@ -59,6 +62,6 @@ speed() { # speed NAME ARGS...: runs vmmcsim --json RUNS times
 echo "scenario,runs,packets,median_wall_s,median_packets_per_s,median_events_per_s,peak_rss_kb" > "$OUT/speed.csv"
 speed stream_2nodes bandwidth --sizes 1M --count 200
 speed alltoall_16nodes --platform configs/myrinet-16.xml alltoall --sizes 4096,65536 --count 16
-column -s, -t < "$OUT/speed.csv" 2>/dev/null || cat "$OUT/speed.csv"
+show "$OUT/speed.csv"
 echo
 echo "CSV files: $OUT/fidelity.csv $OUT/speed.csv (curves: $OUT/pingpong.csv, $OUT/bandwidth.csv)"

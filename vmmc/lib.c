@@ -572,23 +572,35 @@ int vmmc_send_sync(vmmc_ctx *ctx, vmmc_import_t imp, size_t off,
     return rc;
 }
 
-struct word_wait {
-    const volatile uint32_t *addr;
-    uint32_t value;
+struct bytes_wait {
+    const volatile unsigned char *addr;
+    const unsigned char *value;
+    size_t len;
 };
 
-static int word_ready(void *arg)
+static int bytes_ready(void *arg)
 {
-    const struct word_wait *w = arg;
-    return *w->addr == w->value;
+    const struct bytes_wait *w = arg;
+    for (size_t i = 0; i < w->len; i++)
+        if (w->addr[i] != w->value[i])
+            return 0;
+    return 1;
+}
+
+int vmmc_wait_bytes(vmmc_ctx *ctx, const volatile void *addr,
+                    const void *value, size_t len, hw_time_t timeout)
+{
+    if (!ctx || !addr || !value || len == 0 || len > 64)
+        return VS_EINVAL;
+    drain_notes(ctx);
+    struct bytes_wait w = {addr, value, len};
+    return ctx->ops->wait(ctx->h, bytes_ready, &w, timeout);
 }
 
 int vmmc_wait_u32(vmmc_ctx *ctx, const volatile uint32_t *addr,
                   uint32_t value, hw_time_t timeout)
 {
-    if (!ctx || !addr)
+    if ((uintptr_t)addr % sizeof value)
         return VS_EINVAL;
-    drain_notes(ctx);
-    struct word_wait w = {addr, value};
-    return ctx->ops->wait(ctx->h, word_ready, &w, timeout);
+    return vmmc_wait_bytes(ctx, addr, &value, sizeof value, timeout);
 }

@@ -101,6 +101,11 @@ int vmmc_flush(vmmc_ctx *ctx);
  * VS_ETIMEDOUT.  This is how a receiver spins on a flag. */
 int vmmc_wait_u32(vmmc_ctx *ctx, const volatile uint32_t *addr,
                   uint32_t value, hw_time_t timeout);
+/* The same for len (1..64) bytes at any alignment: blocks until the bytes
+ * at addr equal those at value.  VS_EINVAL for a bad length or an
+ * unaligned addr given to vmmc_wait_u32. */
+int vmmc_wait_bytes(vmmc_ctx *ctx, const volatile void *addr,
+                    const void *value, size_t len, hw_time_t timeout);
 
 /* Notifications.  A record for an export whose handler is enabled is passed
  * to the handler, in the process, at the next library call or wait; other

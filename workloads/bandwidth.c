@@ -63,8 +63,8 @@ static void run(struct wl_env *env)
             }
         }
         if (receiving) {
-            volatile uint32_t *flag = (volatile uint32_t *)(pr.rbuf + size - 4);
-            rc = vmmc_wait_u32(pr.ctx, flag, tag, WL_TIMEOUT);
+            const unsigned char *flag = pr.rbuf + size - 4;
+            rc = vmmc_wait_bytes(pr.ctx, flag, &tag, 4, WL_TIMEOUT);
             if (rc) {
                 wl_fail(env, "waiting for the %llu-byte stream: %s",
                         (unsigned long long)size, vs_strerror(rc));

@@ -32,7 +32,7 @@ static void run(struct wl_env *env)
     uint32_t tag = 0;
     for (int si = 0; si < o->nsizes && !env->sh->failed; si++) {
         uint64_t size = o->sizes[si];
-        volatile uint32_t *flag = (volatile uint32_t *)(pr.rbuf + size - 4);
+        const unsigned char *flag = pr.rbuf + size - 4;
         hw_time_t t0 = 0;
         for (int it = 0; it < WARMUP + o->iters; it++) {
             if (it == WARMUP)
@@ -51,7 +51,7 @@ static void run(struct wl_env *env)
                         goto out;
                     }
                 } else {
-                    int rc = vmmc_wait_u32(pr.ctx, flag, tag, WL_TIMEOUT);
+                    int rc = vmmc_wait_bytes(pr.ctx, flag, &tag, 4, WL_TIMEOUT);
                     if (rc) {
                         wl_fail(env, "waiting for %llu bytes: %s",
                                 (unsigned long long)size, vs_strerror(rc));
