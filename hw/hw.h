@@ -40,7 +40,8 @@ typedef int64_t hw_time_t;
     X(HW_FW_DMA_DONE, "dma_done_cycles")   /* handle a DMA completion */    \
     X(HW_FW_COMPLETE, "complete_cycles")   /* post a completion to host */  \
     X(HW_FW_NOTIFY, "notify_cycles")       /* raise a notification */       \
-    X(HW_FW_CTRL, "ctrl_cycles")           /* a control packet */
+    X(HW_FW_CTRL, "ctrl_cycles")           /* a control packet */        \
+    X(HW_FW_ACK, "ack_cycles")             /* process an acknowledgement */
 
 enum hw_fw_cost {
 #define HW_FW_COST_ENUM_(name, key) name,
@@ -150,7 +151,12 @@ struct hw_nic {
     int nnodes;
     size_t max_packet; /* Largest packet (header + payload) on the wire. */
     size_t page_size;  /* Host page size for translation. */
-    unsigned send_buffers; /* SRAM staging buffers the firmware may use. */
+    unsigned send_buffers; /* SRAM packet buffers the firmware may use. */
+    /* Parameters of the firmware's reliable link protocol (0: defaults). */
+    int unreliable;        /* 1: no sequencing, acknowledgements, retries */
+    hw_time_t rto;         /* retransmission timeout */
+    unsigned max_retries;  /* timeouts in a row before a peer is unreachable */
+    hw_time_t ack_delay;   /* an acknowledgement waits this long for a ride */
 };
 
 #endif

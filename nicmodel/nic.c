@@ -603,8 +603,16 @@ int nicm_cluster_create(nicm_cluster **out, const struct nicm_profile *prof,
         struct nicm__node *n = &cl->nodes[i];
         n->cl = cl;
         n->host = (struct hw_host){&nicm_host_ops, i, cl->nnodes, prof->page_size};
-        n->nic = (struct hw_nic){&nicm_nic_ops, i, cl->nnodes, prof->max_packet,
-                                 prof->page_size, prof->send_buffers};
+        n->nic = (struct hw_nic){.ops = &nicm_nic_ops,
+                                 .node = i,
+                                 .nnodes = cl->nnodes,
+                                 .max_packet = prof->max_packet,
+                                 .page_size = prof->page_size,
+                                 .send_buffers = prof->send_buffers,
+                                 .unreliable = !prof->reliable,
+                                 .rto = prof->rto,
+                                 .max_retries = prof->max_retries,
+                                 .ack_delay = prof->ack_delay};
         n->rx_free = prof->recv_buffers;
         n->sram_used = rxbytes; /* The receive buffers live in SRAM. */
         n->st.sram_peak = rxbytes;

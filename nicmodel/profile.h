@@ -33,6 +33,11 @@ struct nicm_profile {
     hw_time_t net_dma_setup;      /* per packet, send-DMA and receive-DMA */
     /* [firmware] cycles per work class */
     uint32_t fw_cycles[HW_FW_NCOSTS];
+    /* [reliability] the firmware's link protocol */
+    uint32_t reliable;     /* enabled: 1 (0: no acks or retransmission) */
+    hw_time_t rto;
+    uint32_t max_retries;
+    hw_time_t ack_delay;
     /* [fabric] */
     hw_time_t switch_delay; /* cut-through routing delay per switch */
     /* [reference] optional published figures to compare with (0: none) */
