@@ -168,6 +168,17 @@ static void print_stats(FILE *out, const struct cl_report *rep)
                    " refused_out %" PRIu64 " sram_failures %" PRIu64 "\n",
                    i, f->refused_in, f->refused_out, f->sram_failures);
     }
+    fprintf(out, "\nreliable link per node:\n  node  retransmits  timeouts  "
+                 "acks_sent  dup_drops  ooo_drops  stale_drops  "
+                 "peer_failures\n");
+    for (int i = 0; i < rep->nnodes; i++) {
+        const struct vmmc_fw_stats *f = vmmc_fw_stats(rep->fws[i]);
+        fprintf(out, "  %4d %12" PRIu64 " %9" PRIu64 " %10" PRIu64
+                     " %10" PRIu64 " %10" PRIu64 " %12" PRIu64 " %14" PRIu64
+                     "\n",
+                i, f->retransmits, f->timeouts, f->acks_sent, f->dup_drops,
+                f->ooo_drops, f->stale_drops, f->peer_failures);
+    }
 }
 
 static void report(const struct cl_report *rep, void *arg)

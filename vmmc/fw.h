@@ -16,6 +16,15 @@ struct vmmc_fw_stats {
     uint64_t cmds, packets_out, packets_in, bytes_out, bytes_in;
     uint64_t refused_in, refused_out, nacks_in, notifications, interrupts;
     uint64_t sram_failures; /* SRAM exhausted, handled */
+    /* The reliable link. */
+    uint64_t retransmits;   /* packets sent again after a timeout */
+    uint64_t timeouts;      /* retransmission timer expiries */
+    uint64_t acks_sent;     /* bare acknowledgement packets */
+    uint64_t dup_drops;     /* arrivals already received (duplicates) */
+    uint64_t ooo_drops;     /* arrivals ahead of a gap */
+    uint64_t stale_drops;   /* arrivals from an abandoned epoch */
+    uint64_t malformed;     /* arrivals that did not parse */
+    uint64_t peer_failures; /* peers declared unreachable */
 };
 
 /* Loads the firmware on nic: allocates its tables in SRAM and registers its

@@ -69,17 +69,29 @@ enum vmmc__pkt_type {
     VMMC__PKT_DATA = 1,
     VMMC__PKT_IMPORT_REQ,
     VMMC__PKT_IMPORT_REP,
-    VMMC__PKT_NACK,
+    VMMC__PKT_NACK, /* revokes the sender's imports of a refused export */
+    VMMC__PKT_ACK,  /* a bare acknowledgement (never sequenced) */
 };
 
-enum vmmc__pkt_flags { VMMC__PF_LAST = 1, VMMC__PF_NOTIFY = 2 };
+enum vmmc__pkt_flags {
+    VMMC__PF_LAST = 1,     /* last packet of a message */
+    VMMC__PF_NOTIFY = 2,   /* notify the receiver when it has landed */
+    VMMC__PF_ACK = 4,      /* ack and ack_epoch are valid */
+    VMMC__PF_SYN = 8,      /* first packet of a new epoch (seq 0) */
+    VMMC__PF_REFUSED = 16, /* refused_seq was refused with status */
+};
 
-/* The header at the start of every packet. */
+/* The header at the start of every packet (64 bytes). */
 struct vmmc__hdr {
     uint8_t type;
     uint8_t flags;
     uint16_t src;
-    int32_t status;     /* replies and NACKs */
+    uint16_t epoch;     /* the sender's link epoch */
+    uint16_t ack_epoch; /* the epoch ack refers to */
+    uint32_t seq;       /* position in the link (reliable packets) */
+    uint32_t ack;       /* every seq before this one has arrived */
+    int32_t status;     /* replies, NACKs; refusals in DATA/ACK */
+    uint32_t refused_seq;
     uint32_t export_id;
     uint32_t gen;       /* export generation the sender imported */
     uint32_t len;       /* payload bytes */

@@ -223,8 +223,8 @@ static void test_shipped_loads(void)
     CU_ASSERT_EQUAL(p.page_size, 4096);
     CU_ASSERT_EQUAL(p.sram_bytes, 1048576);
     CU_ASSERT_EQUAL(p.recv_buffers, 16);
-    CU_ASSERT_EQUAL(p.send_buffers, 2);
-    CU_ASSERT_EQUAL(p.max_packet, 4144);
+    CU_ASSERT_EQUAL(p.send_buffers, 16);
+    CU_ASSERT_EQUAL(p.max_packet, 4160);
     CU_ASSERT_EQUAL(p.wire_overhead_bytes, 8);
     CU_ASSERT_EQUAL(p.fw_cycles[HW_FW_CMD], 60);
     CU_ASSERT_EQUAL(p.fw_cycles[HW_FW_RECV_PKT], 55);

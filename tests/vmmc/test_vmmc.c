@@ -372,9 +372,9 @@ static void protect_node(hw_host *h, void *arg)
         ctl_signal(&c, 2);
         ctl_await(&c, 3);
         /* The export is withdrawn; this node does not know yet.  The
-         * send leaves (completes) but the receiving NIC refuses it and
-         * revokes the import. */
-        TH_EXPECT_RC(vmmc_send_sync(c.ctx, iw, 0, src, 64, 0), VS_OK);
+         * receiving NIC refuses the data; its acknowledgement carries the
+         * refusal, so the send fails, and a NACK revokes the import. */
+        TH_EXPECT_RC(vmmc_send_sync(c.ctx, iw, 0, src, 64, 0), VS_ENOENT);
         h->ops->compute(h, 200 * HW_US); /* the NACK comes back */
         TH_EXPECT_RC(vmmc_send_sync(c.ctx, iw, 0, src, 64, 0), VS_ENOENT);
         ctl_signal(&c, 4);

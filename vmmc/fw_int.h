@@ -1,0 +1,166 @@
+/*
+ * Internal to the VMMC firmware (vmmc/fw*.c): its state in NIC SRAM and the
+ * functions its parts share.
+ *   fw.c       boot, the host command queue, exports, imports, translation
+ *   fw_send.c  the send pipeline: messages into packets, host-DMA staging
+ *   fw_link.c  the reliable link between NICs: sequence numbers,
+ *              acknowledgements, retransmission, unreachable peers
+ *   fw_recv.c  arriving packets: protection checks, delivery into host
+ *              memory, notifications
+ */
+#ifndef VMMC_FW_INT_H
+#define VMMC_FW_INT_H
+
+#include "vmmc/fw.h"
+#include "vmmc/vmmc_int.h"
+
+#define HDR sizeof(struct vmmc__hdr)
+
+enum imp_state { IMP_FREE, IMP_PENDING, IMP_VALID, IMP_REVOKED };
+
+struct fw_export {
+    int valid;
+    uint32_t gen;
+    uint64_t base, len;
+    uint32_t perms;
+};
+
+struct fw_import {
+    enum imp_state state;
+    int node;
+    uint32_t export_id, gen, perms;
+    uint64_t len;
+    int revoked_status;
+    uint32_t slot, seq; /* the IMPORT command while pending */
+};
+
+/* One send command, from the host's queue to its last acknowledgement. */
+struct fw_job {
+    struct fw_job *next;
+    uint32_t slot, seq;
+    int dst;
+    uint32_t export_id, gen;
+    uint64_t off, addr, len;
+    uint16_t flags;
+    uint64_t issued; /* bytes whose host-DMA has been started */
+    uint64_t read;   /* bytes read from host memory */
+    int pkts, acked; /* packets made, packets resolved (acked or failed) */
+    int refs;        /* packet buffers that point here */
+    int status;      /* first error seen */
+    int queued;      /* still in the send queue */
+    int completed;   /* completion posted to the host */
+};
+
+/* A packet buffer in SRAM.  Data packets come from a fixed pool (the send
+ * window); control packets are allocated one by one. */
+struct fw_pkt {
+    struct fw_pkt *next; /* in its connection's unacknowledged list */
+    struct vmmc_fw *fw;
+    unsigned char *buf;
+    size_t len; /* header + payload */
+    int dst;
+    uint32_t seq;
+    struct fw_job *job; /* data packets */
+    uint64_t msg_pos;   /* offset of the payload in its message */
+    int pending_dmas;
+    int pooled, busy;
+    int sending; /* in the send-DMA engine */
+    int done;    /* acknowledged (or given up): free when not sending */
+    int reliable;
+};
+
+/* The link to one peer NIC, both directions. */
+struct fw_conn {
+    struct vmmc_fw *fw;
+    int node;
+    /* Sending side. */
+    uint16_t epoch;
+    int syn; /* the next packet opens the epoch */
+    uint32_t next_seq, una;
+    struct fw_pkt *unacked, *unacked_tail;
+    void *rto_timer;
+    unsigned retries;
+    /* Receiving side. */
+    uint16_t rx_epoch;
+    uint32_t expected;
+    int ack_pending;
+    void *ack_timer;
+    int has_refused;
+    uint32_t refused_seq;
+    int32_t refused_status;
+};
+
+struct fw_pending_note {
+    struct fw_pending_note *next;
+    struct vmmc_notification rec;
+};
+
+struct vmmc_fw {
+    hw_nic *nic;
+    const struct hw_nic_ops *ops;
+    struct vmmc__window *win;
+    int opened;
+    uint64_t compl_ring, notify_ring; /* host addresses */
+    uint32_t cmd_head;
+    struct fw_export exports[VMMC_MAX_EXPORTS];
+    struct fw_import imports[VMMC_MAX_IMPORTS];
+    uint64_t *xlate; /* open addressing: page number + 1, 0 = empty */
+    uint32_t xlate_used;
+    struct fw_job *sendq, *sendq_tail;
+    struct fw_pkt *pool;
+    unsigned npool;
+    size_t payload_max;
+    struct fw_conn *conns; /* one per node */
+    int reliable;
+    hw_time_t rto, ack_delay;
+    unsigned max_retries;
+    struct vmmc__compl *compl_scratch;
+    struct vmmc__notify_rec *note_scratch;
+    uint32_t note_head;
+    struct fw_pending_note *notes, *notes_tail;
+    struct vmmc_fw_stats st;
+};
+
+/* fw.c */
+void fw__charge(struct vmmc_fw *fw, enum hw_fw_cost c, uint32_t n);
+void fw__complete(struct vmmc_fw *fw, uint32_t slot, uint32_t seq, int status,
+                  uint64_t aux, uint64_t aux2, uint32_t aux3);
+void fw__noop_done(void *arg, int status);
+int fw__xlate_find(const struct vmmc_fw *fw, uint64_t page);
+uint64_t fw__npages(uint64_t addr, uint64_t len, uint64_t ps);
+void fw__import_reply(struct vmmc_fw *fw, const struct vmmc__hdr *h);
+/* A peer became unreachable: fail what waits on it. */
+void fw__peer_failed(struct vmmc_fw *fw, int node);
+
+/* fw_send.c */
+int fw__send_cmd(struct vmmc_fw *fw, const struct vmmc__cmd *c);
+void fw__pump(struct vmmc_fw *fw);
+/* A data packet is resolved: acknowledged (status 0), refused by the
+ * receiver, or given up on. */
+void fw__pkt_resolved(struct fw_pkt *p, int status);
+void fw__pkt_free(struct fw_pkt *p);
+void fw__fail_jobs_to(struct vmmc_fw *fw, int node, int status);
+
+/* fw_link.c */
+int fw__link_init(struct vmmc_fw *fw);
+void fw__link_fini(struct vmmc_fw *fw);
+/* Sends a packet on the link to p->dst: sequenced and kept until
+ * acknowledged when the link is reliable. */
+void fw__link_send(struct vmmc_fw *fw, struct fw_pkt *p);
+/* Sends a header-only control packet (reliable unless an ACK). */
+int fw__link_ctrl(struct vmmc_fw *fw, int dst, const struct vmmc__hdr *h);
+/* Sequencing of an arriving packet: whether it is the next in order (1)
+ * or must be dropped (0). */
+int fw__link_rx(struct vmmc_fw *fw, const struct vmmc__hdr *h);
+/* Applies the acknowledgement an arriving packet carries.  The receive
+ * path does this after it has started the packet's own work, so that
+ * bookkeeping stays off the data's critical path. */
+void fw__link_rx_ack(struct vmmc_fw *fw, const struct vmmc__hdr *h);
+/* Records that the in-order packet h was refused with status why. */
+void fw__link_refused(struct vmmc_fw *fw, const struct vmmc__hdr *h, int why);
+
+/* fw_recv.c */
+void fw__on_rx(void *arg, void *pkt, size_t len, int src);
+void fw__deliver_notes(struct vmmc_fw *fw);
+
+#endif

@@ -1,0 +1,342 @@
+/*
+ * The reliable link of the VMMC firmware (VMMC-2's reliable data link
+ * between NICs).  Each pair of NICs has a link per direction:
+ *   - every packet but a bare ACK gets the next sequence number of its link;
+ *     the sender keeps it in SRAM until a cumulative acknowledgement covers
+ *     it;
+ *   - the receiver takes packets strictly in order: a duplicate or a packet
+ *     after a gap is dropped and answered with an immediate ACK;
+ *     acknowledgements otherwise ride on the next packet going back, or go
+ *     alone after ack_delay;
+ *   - when nothing is acknowledged for rto, the sender sends every
+ *     unacknowledged packet again (go-back-N); after max_retries timeouts in
+ *     a row the peer is unreachable: what waits on it fails with
+ *     VS_EUNREACH, and the link starts a new epoch, so a later send
+ *     re-establishes it (the receiver resets on the epoch's SYN packet);
+ *   - a packet the receiver refused (protection) still counts as received;
+ *     its acknowledgement carries the refusal so the send fails with it.
+ * With the profile's reliability disabled, packets carry no sequence and
+ * nothing is acknowledged: the cost of the protocol can be measured.
+ */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+#include "vmmc/fw_int.h"
+
+#define DEFAULT_RTO (2 * HW_MS)
+#define DEFAULT_RETRIES 8u
+
+static int seq_before(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
+static int epoch_newer(uint16_t a, uint16_t b) { return (int16_t)(a - b) > 0; }
+
+int fw__link_init(struct vmmc_fw *fw)
+{
+    int n = fw->nic->nnodes;
+    fw->reliable = !fw->nic->unreliable;
+    fw->rto = fw->nic->rto > 0 ? fw->nic->rto : DEFAULT_RTO;
+    fw->max_retries =
+        fw->nic->max_retries ? fw->nic->max_retries : DEFAULT_RETRIES;
+    fw->ack_delay = fw->nic->ack_delay > 0 ? fw->nic->ack_delay : 0;
+    fw->conns = fw->ops->sram_alloc(fw->nic, (size_t)n * sizeof *fw->conns);
+    if (!fw->conns)
+        return VS_ENOSRAM;
+    for (int i = 0; i < n; i++) {
+        fw->conns[i].fw = fw;
+        fw->conns[i].node = i;
+        fw->conns[i].epoch = 1;
+        fw->conns[i].syn = 1;
+    }
+    return VS_OK;
+}
+
+static void timer_off(struct vmmc_fw *fw, void **timer)
+{
+    if (*timer) {
+        fw->ops->timer_cancel(fw->nic, *timer);
+        *timer = NULL;
+    }
+}
+
+void fw__link_fini(struct vmmc_fw *fw)
+{
+    if (!fw->conns)
+        return;
+    int n = fw->nic->nnodes;
+    for (int i = 0; i < n; i++) {
+        struct fw_conn *c = &fw->conns[i];
+        timer_off(fw, &c->rto_timer);
+        timer_off(fw, &c->ack_timer);
+        while (c->unacked) {
+            struct fw_pkt *p = c->unacked;
+            c->unacked = p->next;
+            p->job = NULL; /* the jobs go with the send queue */
+            p->sending = 0;
+            fw__pkt_free(p);
+        }
+    }
+    fw->ops->sram_free(fw->nic, fw->conns, (size_t)n * sizeof *fw->conns);
+    fw->conns = NULL;
+}
+
+/* ---- Acknowledgements going out ---- */
+
+/* Puts the current acknowledgement of the link from h's destination into
+ * h, which makes a pending bare ACK unnecessary. */
+static void fill_ack(struct vmmc_fw *fw, struct fw_conn *c,
+                     struct vmmc__hdr *h)
+{
+    if (!fw->reliable || c->rx_epoch == 0)
+        return;
+    h->flags |= VMMC__PF_ACK;
+    h->ack = c->expected;
+    h->ack_epoch = c->rx_epoch;
+    if (c->has_refused &&
+        (h->type == VMMC__PKT_DATA || h->type == VMMC__PKT_ACK)) {
+        h->flags |= VMMC__PF_REFUSED;
+        h->refused_seq = c->refused_seq;
+        h->status = c->refused_status;
+    }
+    c->ack_pending = 0;
+    timer_off(fw, &c->ack_timer);
+}
+
+static void send_bare_ack(struct vmmc_fw *fw, struct fw_conn *c)
+{
+    if (c->rx_epoch == 0)
+        return;
+    struct vmmc__hdr h = {.type = VMMC__PKT_ACK,
+                          .src = (uint16_t)fw->nic->node};
+    fw__charge(fw, HW_FW_CTRL, 1);
+    fw->st.acks_sent++;
+    fw__link_ctrl(fw, c->node, &h);
+}
+
+static void ack_fire(void *arg)
+{
+    struct fw_conn *c = arg;
+    c->ack_timer = NULL;
+    if (c->ack_pending)
+        send_bare_ack(c->fw, c);
+}
+
+static void schedule_ack(struct vmmc_fw *fw, struct fw_conn *c, int now)
+{
+    c->ack_pending = 1;
+    if (now || fw->ack_delay == 0) {
+        send_bare_ack(fw, c);
+        return;
+    }
+    if (!c->ack_timer)
+        c->ack_timer = fw->ops->timer_start(fw->nic, fw->ack_delay, ack_fire,
+                                            c);
+}
+
+/* ---- Sending ---- */
+
+static void link_sent(void *arg, int status)
+{
+    struct fw_pkt *p = arg;
+    (void)status;
+    p->sending = 0;
+    if (p->done)
+        fw__pkt_free(p);
+}
+
+static void transmit(struct vmmc_fw *fw, struct fw_pkt *p)
+{
+    struct vmmc__hdr *h = (struct vmmc__hdr *)p->buf;
+    fill_ack(fw, &fw->conns[p->dst], h);
+    p->sending = 1;
+    int rc = fw->ops->net_send(fw->nic, p->dst, p->buf, p->len, link_sent, p);
+    if (rc) {
+        /* The port refused the packet (no route): it is lost like a
+         * dropped one; the retransmission timer deals with it. */
+        LOG(VMMC, WARN, "node %d: send to node %d refused: %s",
+            fw->nic->node, p->dst, vs_strerror(rc));
+        p->sending = 0;
+    }
+}
+
+static void rto_fire(void *arg);
+
+static void rto_start(struct vmmc_fw *fw, struct fw_conn *c)
+{
+    if (!c->rto_timer)
+        c->rto_timer = fw->ops->timer_start(fw->nic, fw->rto, rto_fire, c);
+}
+
+void fw__link_send(struct vmmc_fw *fw, struct fw_pkt *p)
+{
+    struct fw_conn *c = &fw->conns[p->dst];
+    struct vmmc__hdr *h = (struct vmmc__hdr *)p->buf;
+    h->epoch = c->epoch;
+    if (fw->reliable && p->reliable) {
+        if (c->syn) {
+            h->flags |= VMMC__PF_SYN;
+            c->syn = 0;
+        }
+        p->seq = h->seq = c->next_seq++;
+        p->next = NULL;
+        if (c->unacked_tail)
+            c->unacked_tail->next = p;
+        else
+            c->unacked = p;
+        c->unacked_tail = p;
+        rto_start(fw, c);
+    } else {
+        p->done = 1; /* freed once the send-DMA has read it */
+    }
+    transmit(fw, p);
+    if (p->done && !p->sending)
+        fw__pkt_free(p);
+}
+
+int fw__link_ctrl(struct vmmc_fw *fw, int dst, const struct vmmc__hdr *h)
+{
+    struct fw_pkt *p = calloc(1, sizeof *p);
+    unsigned char *buf = p ? fw->ops->sram_alloc(fw->nic, HDR) : NULL;
+    if (!buf) {
+        free(p);
+        fw->st.sram_failures++;
+        return VS_ENOSRAM;
+    }
+    memcpy(buf, h, HDR);
+    p->fw = fw;
+    p->buf = buf;
+    p->len = HDR;
+    p->dst = dst;
+    p->reliable = h->type != VMMC__PKT_ACK;
+    fw__link_send(fw, p);
+    return VS_OK;
+}
+
+/* Gives up on a peer: everything unacknowledged fails, and the link
+ * starts a new epoch for whoever sends next. */
+static void link_fail(struct vmmc_fw *fw, struct fw_conn *c)
+{
+    fw->st.peer_failures++;
+    LOG(VMMC, WARN, "node %d: node %d unreachable after %u timeouts",
+        fw->nic->node, c->node, c->retries);
+    timer_off(fw, &c->rto_timer);
+    struct fw_pkt *p = c->unacked;
+    c->unacked = c->unacked_tail = NULL;
+    c->epoch++;
+    c->syn = 1;
+    c->next_seq = c->una = 0;
+    c->retries = 0;
+    while (p) {
+        struct fw_pkt *next = p->next;
+        p->done = 1;
+        if (p->job)
+            fw__pkt_resolved(p, VS_EUNREACH);
+        if (!p->sending)
+            fw__pkt_free(p);
+        p = next;
+    }
+    fw__peer_failed(fw, c->node);
+}
+
+static void rto_fire(void *arg)
+{
+    struct fw_conn *c = arg;
+    struct vmmc_fw *fw = c->fw;
+    c->rto_timer = NULL;
+    if (!c->unacked)
+        return;
+    fw__charge(fw, HW_FW_CTRL, 1);
+    fw->st.timeouts++;
+    if (++c->retries > fw->max_retries) {
+        link_fail(fw, c);
+        return;
+    }
+    for (struct fw_pkt *p = c->unacked; p; p = p->next) {
+        if (p->sending)
+            continue; /* still queued for the wire */
+        fw__charge(fw, HW_FW_SEND_PKT, 1);
+        fw->st.retransmits++;
+        transmit(fw, p);
+    }
+    rto_start(fw, c);
+}
+
+/* ---- Acknowledgements coming in ---- */
+
+static void apply_ack(struct vmmc_fw *fw, struct fw_conn *c,
+                      const struct vmmc__hdr *h)
+{
+    if (h->ack_epoch != c->epoch || c->syn)
+        return;
+    if (!c->unacked || !seq_before(c->unacked->seq, h->ack))
+        return;
+    fw__charge(fw, HW_FW_ACK, 1);
+    int refused = (h->flags & VMMC__PF_REFUSED) != 0;
+    while (c->unacked && seq_before(c->unacked->seq, h->ack)) {
+        struct fw_pkt *p = c->unacked;
+        c->unacked = p->next;
+        if (!c->unacked)
+            c->unacked_tail = NULL;
+        p->done = 1;
+        if (p->job)
+            fw__pkt_resolved(p, refused && p->seq == h->refused_seq
+                                    ? h->status
+                                    : VS_OK);
+        if (!p->sending)
+            fw__pkt_free(p);
+    }
+    c->una = h->ack;
+    c->retries = 0;
+    timer_off(fw, &c->rto_timer);
+    if (c->unacked)
+        rto_start(fw, c);
+    fw__pump(fw);
+}
+
+int fw__link_rx(struct vmmc_fw *fw, const struct vmmc__hdr *h)
+{
+    if (!fw->reliable)
+        return h->type != VMMC__PKT_ACK;
+    struct fw_conn *c = &fw->conns[h->src];
+    if (h->type == VMMC__PKT_ACK)
+        return 0;
+    if (h->epoch != c->rx_epoch) {
+        if ((h->flags & VMMC__PF_SYN) && h->seq == 0 &&
+            (c->rx_epoch == 0 || epoch_newer(h->epoch, c->rx_epoch))) {
+            c->rx_epoch = h->epoch;
+            c->expected = 0;
+            c->has_refused = 0;
+        } else {
+            fw->st.stale_drops++;
+            return 0;
+        }
+    }
+    if (h->seq == c->expected) {
+        c->expected++;
+        schedule_ack(fw, c, 0);
+        return 1;
+    }
+    if (seq_before(h->seq, c->expected))
+        fw->st.dup_drops++;
+    else
+        fw->st.ooo_drops++;
+    schedule_ack(fw, c, 1);
+    return 0;
+}
+
+void fw__link_rx_ack(struct vmmc_fw *fw, const struct vmmc__hdr *h)
+{
+    if (fw->reliable && (h->flags & VMMC__PF_ACK))
+        apply_ack(fw, &fw->conns[h->src], h);
+}
+
+void fw__link_refused(struct vmmc_fw *fw, const struct vmmc__hdr *h, int why)
+{
+    if (!fw->reliable)
+        return;
+    struct fw_conn *c = &fw->conns[h->src];
+    c->has_refused = 1;
+    c->refused_seq = h->seq;
+    c->refused_status = why;
+    schedule_ack(fw, c, 1);
+}

@@ -1,0 +1,256 @@
+/*
+ * The send pipeline of the VMMC firmware.  A send command becomes a job in
+ * the send queue; the pump cuts the job into packets of at most a page of
+ * payload (ending on the source's page boundaries so each takes few DMAs),
+ * host-DMAs each into a packet buffer from the SRAM pool, and hands it to
+ * the link as soon as its bytes are in.  Host-DMA of the next packet
+ * overlaps the network send of the previous one.  The pool is also the send
+ * window: a buffer stays taken until the link has the packet acknowledged,
+ * so a slow receiver stalls the sender instead of overflowing its SRAM.
+ * A job completes (the host is told) when every packet is acknowledged, or
+ * without reliability when all its bytes have been read.
+ */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmmc/fw_int.h"
+
+static int check_send(struct vmmc_fw *fw, const struct vmmc__cmd *c,
+                      struct fw_import **out)
+{
+    if (c->handle >= VMMC_MAX_IMPORTS)
+        return VS_EBADF;
+    struct fw_import *im = &fw->imports[c->handle];
+    if (im->state == IMP_REVOKED)
+        return im->revoked_status;
+    if (im->state != IMP_VALID)
+        return VS_EBADF;
+    if (!(im->perms & VMMC_PERM_WRITE))
+        return VS_EPERM;
+    if (c->off > im->len || c->len > im->len - c->off)
+        return VS_ERANGE;
+    if (c->len && !c->addr)
+        return VS_EFAULT;
+    uint64_t ps = fw->nic->page_size;
+    uint64_t first = c->addr / ps, n = fw__npages(c->addr, c->len, ps);
+    fw__charge(fw, HW_FW_XLATE_PAGE, (uint32_t)n);
+    for (uint64_t p = 0; p < n; p++)
+        if (!fw__xlate_find(fw, first + p))
+            return VS_EFAULT;
+    *out = im;
+    return VS_OK;
+}
+
+int fw__send_cmd(struct vmmc_fw *fw, const struct vmmc__cmd *c)
+{
+    struct fw_import *im = NULL;
+    int rc = check_send(fw, c, &im);
+    if (rc) {
+        fw->st.refused_out++;
+        return rc;
+    }
+    struct fw_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return VS_ENOMEM;
+    j->slot = (c->seq - 1) % VMMC__CMDQ_LEN;
+    j->seq = c->seq;
+    j->dst = im->node;
+    j->export_id = im->export_id;
+    j->gen = im->gen;
+    j->off = c->off;
+    j->addr = c->addr;
+    j->len = c->len;
+    j->flags = c->flags;
+    j->queued = 1;
+    if (fw->sendq_tail)
+        fw->sendq_tail->next = j;
+    else
+        fw->sendq = j;
+    fw->sendq_tail = j;
+    fw__pump(fw);
+    return 1; /* completes later */
+}
+
+static void job_unqueue(struct vmmc_fw *fw, struct fw_job *j)
+{
+    struct fw_job **pp = &fw->sendq, *prev = NULL;
+    while (*pp && *pp != j) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (*pp) {
+        *pp = j->next;
+        if (fw->sendq_tail == j)
+            fw->sendq_tail = prev;
+    }
+    j->next = NULL;
+    j->queued = 0;
+}
+
+static void job_maybe_free(struct fw_job *j)
+{
+    if (j->completed && j->refs == 0 && !j->queued)
+        free(j);
+}
+
+/* Tells the host once nothing more will happen to the job. */
+static void job_maybe_complete(struct vmmc_fw *fw, struct fw_job *j)
+{
+    if (j->completed || j->queued)
+        return;
+    int done = fw->reliable ? j->acked == j->pkts
+                            : (j->read == j->len || j->status);
+    if (!done)
+        return;
+    j->completed = 1;
+    fw__complete(fw, j->slot, j->seq, j->status, 0, 0, 0);
+}
+
+void fw__pkt_resolved(struct fw_pkt *p, int status)
+{
+    struct fw_job *j = p->job;
+    if (!j)
+        return;
+    j->acked++;
+    if (status && !j->status)
+        j->status = status;
+    job_maybe_complete(p->fw, j);
+}
+
+void fw__pkt_free(struct fw_pkt *p)
+{
+    struct vmmc_fw *fw = p->fw;
+    struct fw_job *j = p->job;
+    p->job = NULL;
+    if (p->pooled) {
+        p->busy = 0;
+        p->done = 0;
+    } else {
+        fw->ops->sram_free(fw->nic, p->buf, HDR);
+        free(p);
+    }
+    if (j) {
+        j->refs--;
+        job_maybe_free(j);
+    }
+}
+
+void fw__fail_jobs_to(struct vmmc_fw *fw, int node, int status)
+{
+    struct fw_job *j = fw->sendq;
+    while (j) {
+        struct fw_job *next = j->next;
+        if (j->dst == node) {
+            if (!j->status)
+                j->status = status;
+            job_unqueue(fw, j);
+            job_maybe_complete(fw, j);
+            job_maybe_free(j);
+        }
+        j = next;
+    }
+}
+
+/* All bytes of a packet are in its buffer: send it. */
+static void pkt_ready(struct fw_pkt *p)
+{
+    struct vmmc_fw *fw = p->fw;
+    struct fw_job *j = p->job;
+    uint32_t paylen = (uint32_t)(p->len - HDR);
+    j->read += paylen;
+    if (j->status) { /* the peer failed meanwhile */
+        p->done = 1;
+        fw__pkt_resolved(p, j->status);
+        fw__pkt_free(p);
+        fw__pump(fw);
+        return;
+    }
+    fw__charge(fw, HW_FW_SEND_PKT, 1);
+    struct vmmc__hdr *h = (struct vmmc__hdr *)p->buf;
+    int last = p->msg_pos + paylen == j->len;
+    memset(h, 0, HDR);
+    h->type = VMMC__PKT_DATA;
+    h->flags = (uint8_t)((last ? VMMC__PF_LAST : 0) |
+                         (last && (j->flags & VMMC_SEND_NOTIFY)
+                              ? VMMC__PF_NOTIFY
+                              : 0));
+    h->src = (uint16_t)fw->nic->node;
+    h->export_id = j->export_id;
+    h->gen = j->gen;
+    h->len = paylen;
+    h->off = j->off + p->msg_pos;
+    h->msg_off = j->off;
+    h->msg_len = j->len;
+    fw->st.packets_out++;
+    fw->st.bytes_out += paylen;
+    p->reliable = 1;
+    if (!fw->reliable) /* nothing will acknowledge it: resolved once read */
+        fw__pkt_resolved(p, VS_OK);
+    fw__link_send(fw, p);
+}
+
+static void pkt_dma_done(void *arg, int status)
+{
+    struct fw_pkt *p = arg;
+    (void)status;
+    fw__charge(p->fw, HW_FW_DMA_DONE, 1);
+    if (--p->pending_dmas == 0)
+        pkt_ready(p);
+}
+
+static struct fw_pkt *pool_get(struct vmmc_fw *fw)
+{
+    for (unsigned i = 0; i < fw->npool; i++)
+        if (!fw->pool[i].busy)
+            return &fw->pool[i];
+    return NULL;
+}
+
+void fw__pump(struct vmmc_fw *fw)
+{
+    uint64_t ps = fw->nic->page_size;
+    while (fw->sendq) {
+        struct fw_job *j = fw->sendq;
+        struct fw_pkt *p = pool_get(fw);
+        if (!p)
+            return;
+        uint64_t src = j->addr + j->issued, rem = j->len - j->issued;
+        uint64_t chunk = rem < fw->payload_max ? rem : fw->payload_max;
+        if (chunk < rem && fw->payload_max >= ps) {
+            uint64_t end = (src + chunk) / ps * ps;
+            if (end > src)
+                chunk = end - src;
+        }
+        p->busy = 1;
+        p->done = 0;
+        p->sending = 0;
+        p->job = j;
+        p->dst = j->dst;
+        p->msg_pos = j->issued;
+        p->len = HDR + chunk;
+        p->pending_dmas = 0;
+        j->refs++;
+        j->pkts++;
+        j->issued += chunk;
+        if (j->issued == j->len)
+            job_unqueue(fw, j);
+        /* Hold the packet until every DMA is queued. */
+        p->pending_dmas = 1;
+        for (uint64_t k = 0; k < chunk;) {
+            uint64_t piece = ps - (src + k) % ps;
+            if (piece > chunk - k)
+                piece = chunk - k;
+            p->pending_dmas++;
+            int rc = fw->ops->host_dma(fw->nic, HW_DMA_TO_NIC,
+                                       (void *)(uintptr_t)(src + k),
+                                       p->buf + HDR + k, piece, pkt_dma_done,
+                                       p);
+            assert(rc == VS_OK);
+            (void)rc;
+            k += piece;
+        }
+        if (--p->pending_dmas == 0)
+            pkt_ready(p);
+    }
+}
