@@ -157,6 +157,7 @@ struct hw_nic {
     hw_time_t rto;         /* retransmission timeout */
     unsigned max_retries;  /* timeouts in a row before a peer is unreachable */
     hw_time_t ack_delay;   /* an acknowledgement waits this long for a ride */
+    unsigned window;       /* data packets in flight per peer */
 };
 
 #endif

@@ -612,7 +612,8 @@ int nicm_cluster_create(nicm_cluster **out, const struct nicm_profile *prof,
                                  .unreliable = !prof->reliable,
                                  .rto = prof->rto,
                                  .max_retries = prof->max_retries,
-                                 .ack_delay = prof->ack_delay};
+                                 .ack_delay = prof->ack_delay,
+                                 .window = prof->window};
         n->rx_free = prof->recv_buffers;
         n->sram_used = rxbytes; /* The receive buffers live in SRAM. */
         n->st.sram_peak = rxbytes;

@@ -51,6 +51,7 @@ static const struct key keys[] = {
     {"reliability", "rto_ns", K_NS, F(rto), 1, 1e12, 0},
     {"reliability", "max_retries", K_U32, F(max_retries), 1, 1000, 0},
     {"reliability", "ack_delay_ns", K_NS, F(ack_delay), 0, 1e9, 0},
+    {"reliability", "window", K_U32, F(window), 1, 65536, 0},
     {"fabric", "switch_delay_ns", K_NS, F(switch_delay), 0, 1e9, 0},
     {"reference", "latency_us", K_DOUBLE, F(ref_latency_us), 0, 1e9, 1},
     {"reference", "bandwidth_MBps", K_DOUBLE, F(ref_bandwidth_MBps), 0, 1e9, 1},

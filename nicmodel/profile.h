@@ -38,6 +38,7 @@ struct nicm_profile {
     hw_time_t rto;
     uint32_t max_retries;
     hw_time_t ack_delay;
+    uint32_t window;
     /* [fabric] */
     hw_time_t switch_delay; /* cut-through routing delay per switch */
     /* [reference] optional published figures to compare with (0: none) */

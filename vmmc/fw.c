@@ -264,7 +264,8 @@ int vmmc_fw_boot(vmmc_fw **out, hw_nic *nic)
     fw->note_scratch = fw->ops->sram_alloc(
         nic, VMMC__NOTIFY_LEN * sizeof(struct vmmc__notify_rec));
     fw->pool = calloc(fw->npool, sizeof *fw->pool);
-    int ok = fw->win && fw->xlate && fw->compl_scratch && fw->note_scratch &&
+    fw->blocked = calloc((size_t)nic->nnodes, 1);
+    int ok = fw->blocked && fw->win && fw->xlate && fw->compl_scratch && fw->note_scratch &&
              fw->pool && fw__link_init(fw) == VS_OK;
     for (unsigned i = 0; ok && i < fw->npool; i++) {
         fw->pool[i].fw = fw;
@@ -300,6 +301,7 @@ void vmmc_fw_halt(vmmc_fw *fw)
     for (unsigned i = 0; fw->pool && i < fw->npool; i++)
         fw->ops->sram_free(nic, fw->pool[i].buf, nic->max_packet);
     free(fw->pool);
+    free(fw->blocked);
     fw->ops->sram_free(nic, fw->win, sizeof *fw->win);
     fw->ops->sram_free(nic, fw->xlate, VMMC__XLATE_SLOTS * sizeof(uint64_t));
     fw->ops->sram_free(nic, fw->compl_scratch,

@@ -67,6 +67,8 @@ struct fw_pkt {
     int sending; /* in the send-DMA engine */
     int done;    /* acknowledged (or given up): free when not sending */
     int reliable;
+    int retx;           /* times sent again */
+    hw_time_t sent_at;  /* first transmission, for round-trip samples */
 };
 
 /* The link to one peer NIC, both directions. */
@@ -80,6 +82,8 @@ struct fw_conn {
     struct fw_pkt *unacked, *unacked_tail;
     void *rto_timer;
     unsigned retries;
+    hw_time_t srtt, rttvar, rto; /* round-trip estimate and current RTO */
+    unsigned inflight; /* data packets to this peer not yet resolved */
     /* Receiving side. */
     uint16_t rx_epoch;
     uint32_t expected;
@@ -112,7 +116,9 @@ struct vmmc_fw {
     size_t payload_max;
     struct fw_conn *conns; /* one per node */
     int reliable;
-    hw_time_t rto, ack_delay;
+    hw_time_t rto_min, rto_max, ack_delay;
+    unsigned window;        /* data packets in flight per peer */
+    unsigned char *blocked; /* scratch for the pump, one per node */
     unsigned max_retries;
     struct vmmc__compl *compl_scratch;
     struct vmmc__notify_rec *note_scratch;

@@ -8,9 +8,15 @@
  *     after a gap is dropped and answered with an immediate ACK;
  *     acknowledgements otherwise ride on the next packet going back, or go
  *     alone after ack_delay;
- *   - when nothing is acknowledged for rto, the sender sends every
- *     unacknowledged packet again (go-back-N); after max_retries timeouts in
- *     a row the peer is unreachable: what waits on it fails with
+ *   - when nothing is acknowledged for the retransmission timeout, the
+ *     sender sends every unacknowledged packet again (go-back-N).  The
+ *     timeout adapts to the link's measured round trip (Jacobson's
+ *     estimator, Karn's rule: no samples from resent packets), between the
+ *     profile's rto (the floor) and 4 times that, doubling at each
+ *     timeout; so queueing behind a busy receiver is not mistaken for
+ *     loss.  After max_retries timeouts in a row the peer is unreachable
+ *     (at most max_retries * 4 * rto after the last progress): what waits
+ *     on it fails with
  *     VS_EUNREACH, and the link starts a new epoch, so a later send
  *     re-establishes it (the receiver resets on the epoch's SYN packet);
  *   - a packet the receiver refused (protection) still counts as received;
@@ -35,7 +41,9 @@ int fw__link_init(struct vmmc_fw *fw)
 {
     int n = fw->nic->nnodes;
     fw->reliable = !fw->nic->unreliable;
-    fw->rto = fw->nic->rto > 0 ? fw->nic->rto : DEFAULT_RTO;
+    fw->rto_min = fw->nic->rto > 0 ? fw->nic->rto : DEFAULT_RTO;
+    fw->rto_max = 4 * fw->rto_min;
+    fw->window = fw->nic->window ? fw->nic->window : 6;
     fw->max_retries =
         fw->nic->max_retries ? fw->nic->max_retries : DEFAULT_RETRIES;
     fw->ack_delay = fw->nic->ack_delay > 0 ? fw->nic->ack_delay : 0;
@@ -47,6 +55,7 @@ int fw__link_init(struct vmmc_fw *fw)
         fw->conns[i].node = i;
         fw->conns[i].epoch = 1;
         fw->conns[i].syn = 1;
+        fw->conns[i].rto = fw->rto_min;
     }
     return VS_OK;
 }
@@ -164,7 +173,7 @@ static void rto_fire(void *arg);
 static void rto_start(struct vmmc_fw *fw, struct fw_conn *c)
 {
     if (!c->rto_timer)
-        c->rto_timer = fw->ops->timer_start(fw->nic, fw->rto, rto_fire, c);
+        c->rto_timer = fw->ops->timer_start(fw->nic, c->rto, rto_fire, c);
 }
 
 void fw__link_send(struct vmmc_fw *fw, struct fw_pkt *p)
@@ -178,6 +187,8 @@ void fw__link_send(struct vmmc_fw *fw, struct fw_pkt *p)
             c->syn = 0;
         }
         p->seq = h->seq = c->next_seq++;
+        p->retx = 0;
+        p->sent_at = fw->ops->now(fw->nic);
         p->next = NULL;
         if (c->unacked_tail)
             c->unacked_tail->next = p;
@@ -226,6 +237,8 @@ static void link_fail(struct vmmc_fw *fw, struct fw_conn *c)
     c->syn = 1;
     c->next_seq = c->una = 0;
     c->retries = 0;
+    c->srtt = c->rttvar = 0;
+    c->rto = fw->rto_min;
     while (p) {
         struct fw_pkt *next = p->next;
         p->done = 1;
@@ -236,6 +249,7 @@ static void link_fail(struct vmmc_fw *fw, struct fw_conn *c)
         p = next;
     }
     fw__peer_failed(fw, c->node);
+    fw__pump(fw);
 }
 
 static void rto_fire(void *arg)
@@ -256,12 +270,34 @@ static void rto_fire(void *arg)
             continue; /* still queued for the wire */
         fw__charge(fw, HW_FW_SEND_PKT, 1);
         fw->st.retransmits++;
+        p->retx++;
         transmit(fw, p);
     }
+    c->rto = 2 * c->rto < fw->rto_max ? 2 * c->rto : fw->rto_max;
     rto_start(fw, c);
 }
 
 /* ---- Acknowledgements coming in ---- */
+
+/* Jacobson's estimator: srtt += (m - srtt) / 8, rttvar += (|m - srtt| -
+ * rttvar) / 4, rto = srtt + 4 rttvar, kept within [rto_min, rto_max]. */
+static void rtt_sample(struct vmmc_fw *fw, struct fw_conn *c, hw_time_t m)
+{
+    if (m < 0)
+        return;
+    if (c->srtt == 0) {
+        c->srtt = m;
+        c->rttvar = m / 2;
+    } else {
+        hw_time_t err = m > c->srtt ? m - c->srtt : c->srtt - m;
+        c->rttvar += (err - c->rttvar) / 4;
+        c->srtt += (m - c->srtt) / 8;
+    }
+    hw_time_t rto = c->srtt + 4 * c->rttvar;
+    c->rto = rto < fw->rto_min   ? fw->rto_min
+             : rto > fw->rto_max ? fw->rto_max
+                                 : rto;
+}
 
 static void apply_ack(struct vmmc_fw *fw, struct fw_conn *c,
                       const struct vmmc__hdr *h)
@@ -272,6 +308,8 @@ static void apply_ack(struct vmmc_fw *fw, struct fw_conn *c,
         return;
     fw__charge(fw, HW_FW_ACK, 1);
     int refused = (h->flags & VMMC__PF_REFUSED) != 0;
+    if (c->unacked->retx == 0)
+        rtt_sample(fw, c, fw->ops->now(fw->nic) - c->unacked->sent_at);
     while (c->unacked && seq_before(c->unacked->seq, h->ack)) {
         struct fw_pkt *p = c->unacked;
         c->unacked = p->next;

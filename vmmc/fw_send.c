@@ -112,6 +112,9 @@ void fw__pkt_resolved(struct fw_pkt *p, int status)
     struct fw_job *j = p->job;
     if (!j)
         return;
+    struct fw_conn *c = &p->fw->conns[p->dst];
+    if (c->inflight)
+        c->inflight--;
     j->acked++;
     if (status && !j->status)
         j->status = status;
@@ -207,14 +210,37 @@ static struct fw_pkt *pool_get(struct vmmc_fw *fw)
     return NULL;
 }
 
+/* The first job that may make a packet now: its peer's window has room
+ * and no earlier job to the same peer is waiting (per-peer order). */
+static struct fw_job *next_job(struct vmmc_fw *fw)
+{
+    struct fw_job *j;
+    int any_blocked = 0;
+    for (j = fw->sendq; j; j = j->next) {
+        if (any_blocked && fw->blocked[j->dst])
+            continue;
+        if (fw->conns[j->dst].inflight < fw->window || !fw->reliable)
+            break;
+        fw->blocked[j->dst] = 1;
+        any_blocked = 1;
+    }
+    if (any_blocked)
+        for (struct fw_job *k = fw->sendq; k; k = k->next)
+            fw->blocked[k->dst] = 0;
+    return j;
+}
+
 void fw__pump(struct vmmc_fw *fw)
 {
     uint64_t ps = fw->nic->page_size;
     while (fw->sendq) {
-        struct fw_job *j = fw->sendq;
         struct fw_pkt *p = pool_get(fw);
         if (!p)
             return;
+        struct fw_job *j = next_job(fw);
+        if (!j)
+            return;
+        fw->conns[j->dst].inflight++;
         uint64_t src = j->addr + j->issued, rem = j->len - j->issued;
         uint64_t chunk = rem < fw->payload_max ? rem : fw->payload_max;
         if (chunk < rem && fw->payload_max >= ps) {

@@ -604,3 +604,26 @@ int vmmc_wait_u32(vmmc_ctx *ctx, const volatile uint32_t *addr,
         return VS_EINVAL;
     return vmmc_wait_bytes(ctx, addr, &value, sizeof value, timeout);
 }
+
+struct until_wait {
+    const vmmc_ctx *ctx;
+    hw_ready_fn ready;
+    void *arg;
+};
+
+static int until_ready(void *arg)
+{
+    const struct until_wait *w = arg;
+    return (w->ready && w->ready(w->arg)) || w->ctx->q_len ||
+           note_ready((void *)w->ctx);
+}
+
+int vmmc_wait_until(vmmc_ctx *ctx, hw_ready_fn ready, void *arg,
+                    hw_time_t timeout)
+{
+    if (!ctx)
+        return VS_EINVAL;
+    drain_notes(ctx);
+    struct until_wait w = {ctx, ready, arg};
+    return ctx->ops->wait(ctx->h, until_ready, &w, timeout);
+}

@@ -107,6 +107,14 @@ int vmmc_wait_u32(vmmc_ctx *ctx, const volatile uint32_t *addr,
 int vmmc_wait_bytes(vmmc_ctx *ctx, const volatile void *addr,
                     const void *value, size_t len, hw_time_t timeout);
 
+/* Blocks until ready(arg) is true (ready may be NULL) or a notification
+ * is queued for vmmc_notify_poll, or timeout (< 0: forever) passes:
+ * VS_ETIMEDOUT.  ready must only read memory: it is evaluated whenever the
+ * NIC writes this process's memory.  For programs that wait on several
+ * things at once (credits from many peers and incoming messages). */
+int vmmc_wait_until(vmmc_ctx *ctx, hw_ready_fn ready, void *arg,
+                    hw_time_t timeout);
+
 /* Notifications.  A record for an export whose handler is enabled is passed
  * to the handler, in the process, at the next library call or wait; other
  * records queue in arrival order for vmmc_notify_poll / vmmc_notify_wait. */

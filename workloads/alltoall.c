@@ -1,182 +1,433 @@
 /*
- * alltoall: every node streams --count messages of each size to every other
- * node at once (peers in round-robin order, starting with the next node),
- * the all-pairs traffic that loads every link and switch port of a
- * platform.  Each node exports one slot per sender; the last message from
- * each sender raises a notification, and in-order delivery per pair means
- * the slot is complete when it arrives.  Rows: per size, latency_us is the
- * time per message per sender and bandwidth_MBps the aggregate delivered
- * rate, both from the start of the size to the last node's completion.
+ * alltoall: every node sends messages to every other node at once, with
+ * sizes drawn log-uniformly from [--min-size, --max-size], --messages in
+ * all (spread over the senders; each sender goes round the other nodes in
+ * turn).  It is the reliability workload: with --verify every byte that
+ * arrives is compared with what the sender wrote (the receiver regenerates
+ * it from the seed), each message must arrive exactly once and in order
+ * per sender, and the counters (messages sent and delivered, bytes
+ * verified, corrupt and duplicate deliveries, send errors) go into the run's
+ * statistics and --json.
+ *
+ * Each receiver gives every sender a ring of SLOTS message slots in its
+ * export and hands back credits (how many it has consumed) through a small
+ * export on the sender, so a slot is never overwritten before it is
+ * checked.  Every message raises a notification; they arrive in order
+ * per sender.
  */
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/err.h"
 #include "vmmc/vmmc.h"
 #include "workloads/wl.h"
 #include "workloads/wl_int.h"
 
+#define SLOTS 2   /* message slots per sender in each receiver */
+#define NSRC 8    /* source buffers in flight per sender */
+
 static int parse(struct wl_opts *o, int argc, char **argv, char *err,
                  size_t errlen)
 {
-    int rc = wl_parse_common(o, argc, argv, err, errlen);
-    if (rc)
-        return rc;
-    int explicit_sizes = 0;
-    for (int i = 0; i < argc; i++)
-        explicit_sizes |= !strcmp(argv[i], "--sizes");
-    if (!explicit_sizes) {
-        o->nsizes = 3;
-        o->sizes[0] = 64;
-        o->sizes[1] = 4096;
-        o->sizes[2] = 65536;
+    o->messages = 1000;
+    o->min_size = 1;
+    o->max_size = 64 * 1024;
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    int nrest = 0;
+    if (!rest) {
+        snprintf(err, errlen, "out of memory");
+        return VS_ENOMEM;
     }
-    if (!o->count)
-        o->count = 8;
+    int rc = VS_OK;
+    for (int i = 0; i < argc && !rc; i++) {
+        const char *a = argv[i];
+        uint64_t *dst = !strcmp(a, "--messages")   ? &o->messages
+                        : !strcmp(a, "--min-size") ? &o->min_size
+                        : !strcmp(a, "--max-size") ? &o->max_size
+                                                   : NULL;
+        if (!dst) {
+            rest[nrest++] = argv[i];
+            continue;
+        }
+        uint64_t v = 0;
+        uint64_t max = dst == &o->messages ? 100000000ull : 16ull << 20;
+        if (i + 1 >= argc || wl_parse_u64(argv[i + 1], 1, max, &v)) {
+            snprintf(err, errlen,
+                     "option %s: expected a positive integer%s", a,
+                     dst == &o->messages ? " up to 100000000"
+                                         : " up to 16M bytes (K, M suffixes)");
+            rc = VS_EINVAL;
+            break;
+        }
+        *dst = v;
+        i++;
+    }
+    if (!rc)
+        rc = wl_parse_common(o, nrest, rest, err, errlen);
+    free(rest);
+    if (!rc && o->min_size > o->max_size) {
+        snprintf(err, errlen, "option --min-size: %llu is above --max-size "
+                              "%llu",
+                 (unsigned long long)o->min_size,
+                 (unsigned long long)o->max_size);
+        rc = VS_EINVAL;
+    }
+    return rc;
+}
+
+/* ---- The plan: who sends what to whom, the same on every node ---- */
+
+struct msg {
+    int dst;
+    uint32_t size;
+    uint32_t k; /* index among the messages of this (src, dst) pair */
+};
+
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Sender src's messages, in the order it sends them. */
+static struct msg *make_plan(const struct wl_opts *o, int src, int n,
+                             uint64_t *count)
+{
+    uint64_t m = o->messages / (uint64_t)n +
+                 ((uint64_t)src < o->messages % (uint64_t)n ? 1 : 0);
+    struct msg *plan = calloc(m ? m : 1, sizeof *plan);
+    uint32_t *k = calloc((size_t)n, sizeof *k);
+    if (!plan || !k) {
+        free(plan);
+        free(k);
+        return NULL;
+    }
+    uint64_t s = o->seed * 1000003u + (uint64_t)src;
+    double lo = (double)o->min_size, hi = (double)o->max_size + 1;
+    for (uint64_t j = 0; j < m; j++) {
+        double u = (double)(rng_next(&s) >> 11) / 9007199254740992.0;
+        uint64_t size = (uint64_t)(lo * pow(hi / lo, u));
+        if (size < o->min_size)
+            size = o->min_size;
+        if (size > o->max_size)
+            size = o->max_size;
+        int dst = (src + 1 + (int)(j % (uint64_t)(n - 1))) % n;
+        plan[j] = (struct msg){dst, (uint32_t)size, k[dst]++};
+    }
+    free(k);
+    *count = m;
+    return plan;
+}
+
+static void content(unsigned char *buf, uint32_t size, const struct wl_opts *o,
+                    int src, int dst, uint32_t k)
+{
+    wl_pattern(buf, size,
+               o->seed ^ ((uint64_t)src << 40) ^ ((uint64_t)dst << 24), k);
+}
+
+/* ---- One node ---- */
+
+struct node {
+    struct wl_env *env;
+    const struct wl_opts *o;
+    int me, n;
+    vmmc_ctx *ctx;
+    unsigned char *in;   /* export 0: n * SLOTS slots of max_size */
+    uint32_t *credit;    /* export 1: credit[d] = messages d has consumed */
+    uint32_t *bar;       /* export 2: barrier words */
+    uint32_t *cred_out;  /* what this node sends as credits */
+    uint32_t *bar_out;
+    vmmc_import_t *imp, *imp_credit, *imp_bar;
+    struct msg *plan;    /* this node's sends */
+    uint64_t nplan, next;
+    uint32_t *sent_to;   /* per destination */
+    /* What this node must receive, per source, in order. */
+    uint32_t **expect_size;
+    uint32_t *expect_n, *got;
+    uint64_t expect_total, got_total;
+    unsigned char *src_buf[NSRC];
+    vmmc_req req[NSRC];
+    int req_live[NSRC];
+    unsigned next_buf;
+    unsigned char *want;
+};
+
+static size_t slot_off(const struct node *s, int src, uint32_t k)
+{
+    return ((size_t)src * SLOTS + k % SLOTS) * s->o->max_size;
+}
+
+static int can_send(void *arg)
+{
+    const struct node *s = arg;
+    if (s->next >= s->nplan)
+        return 0;
+    const struct msg *m = &s->plan[s->next];
+    const volatile uint32_t *c = &s->credit[m->dst];
+    return s->sent_to[m->dst] < *c + SLOTS;
+}
+
+static int node_setup(struct node *s)
+{
+    struct wl_env *env = s->env;
+    const struct wl_opts *o = s->o;
+    int n = s->n, rc;
+    size_t slots = (size_t)n * SLOTS * o->max_size;
+    s->in = calloc(1, slots);
+    s->credit = calloc((size_t)n, sizeof *s->credit);
+    s->bar = calloc((size_t)n, sizeof *s->bar);
+    s->cred_out = calloc((size_t)n, sizeof *s->cred_out);
+    s->bar_out = calloc(1, sizeof *s->bar_out);
+    s->imp = calloc((size_t)n, sizeof *s->imp);
+    s->imp_credit = calloc((size_t)n, sizeof *s->imp_credit);
+    s->imp_bar = calloc((size_t)n, sizeof *s->imp_bar);
+    s->sent_to = calloc((size_t)n, sizeof *s->sent_to);
+    s->expect_size = calloc((size_t)n, sizeof *s->expect_size);
+    s->expect_n = calloc((size_t)n, sizeof *s->expect_n);
+    s->got = calloc((size_t)n, sizeof *s->got);
+    s->want = malloc(o->max_size);
+    if (!s->in || !s->credit || !s->bar || !s->cred_out || !s->bar_out ||
+        !s->imp || !s->imp_credit || !s->imp_bar || !s->sent_to ||
+        !s->expect_size || !s->expect_n || !s->got || !s->want) {
+        wl_fail(env, "out of memory for %zu bytes of message slots", slots);
+        return -1;
+    }
+    for (int i = 0; i < NSRC; i++)
+        if (!(s->src_buf[i] = malloc(o->max_size))) {
+            wl_fail(env, "out of memory");
+            return -1;
+        }
+    /* Everyone's plan, to know what to expect from whom. */
+    for (int src = 0; src < n; src++) {
+        uint64_t m;
+        struct msg *plan = make_plan(o, src, n, &m);
+        if (!plan) {
+            wl_fail(env, "out of memory for the plan");
+            return -1;
+        }
+        if (src == s->me) {
+            s->plan = plan;
+            s->nplan = m;
+            continue;
+        }
+        uint32_t cnt = 0;
+        for (uint64_t j = 0; j < m; j++)
+            cnt += plan[j].dst == s->me;
+        s->expect_size[src] = calloc(cnt ? cnt : 1, sizeof(uint32_t));
+        if (!s->expect_size[src]) {
+            free(plan);
+            wl_fail(env, "out of memory for the plan");
+            return -1;
+        }
+        for (uint64_t j = 0; j < m; j++)
+            if (plan[j].dst == s->me)
+                s->expect_size[src][s->expect_n[src]++] = plan[j].size;
+        s->expect_total += cnt;
+        free(plan);
+    }
+    if ((rc = vmmc_open(&s->ctx, env->host))) {
+        wl_fail(env, "vmmc_open: %s", vs_strerror(rc));
+        return -1;
+    }
+    if ((rc = vmmc_export(s->ctx, 0, s->in, slots, VMMC_PERM_WRITE)) ||
+        (rc = vmmc_export(s->ctx, 1, s->credit, (size_t)n * 4,
+                          VMMC_PERM_WRITE)) ||
+        (rc = vmmc_export(s->ctx, 2, s->bar, (size_t)n * 4,
+                          VMMC_PERM_WRITE))) {
+        wl_fail(env, "vmmc_export: %s", vs_strerror(rc));
+        return -1;
+    }
+    for (int k = 1; k < n; k++) {
+        int p = (s->me + k) % n;
+        if ((rc = wl_import_retry(env, s->ctx, p, 0, &s->imp[p])) ||
+            (rc = wl_import_retry(env, s->ctx, p, 1, &s->imp_credit[p])) ||
+            (rc = wl_import_retry(env, s->ctx, p, 2, &s->imp_bar[p]))) {
+            wl_fail(env, "import from node %d: %s", p, vs_strerror(rc));
+            return -1;
+        }
+    }
     return 0;
+}
+
+static int send_next(struct node *s)
+{
+    const struct msg *m = &s->plan[s->next];
+    struct wl_counters *ctr = &s->env->sh->ctr;
+    unsigned b = s->next_buf;
+    s->next_buf = (b + 1) % NSRC;
+    if (s->req_live[b]) {
+        int rc = vmmc_wait(s->ctx, &s->req[b]);
+        s->req_live[b] = 0;
+        if (rc)
+            ctr->send_errors++;
+    }
+    uint32_t k = s->sent_to[m->dst]++;
+    content(s->src_buf[b], m->size, s->o, s->me, m->dst, k);
+    int rc = vmmc_send(s->ctx, s->imp[m->dst], slot_off(s, s->me, k),
+                       s->src_buf[b], m->size, VMMC_SEND_NOTIFY, &s->req[b]);
+    s->next++;
+    if (rc) {
+        ctr->send_errors++;
+        return rc;
+    }
+    s->req_live[b] = 1;
+    ctr->messages_sent++;
+    return 0;
+}
+
+static void receive(struct node *s, const struct vmmc_notification *note)
+{
+    struct wl_counters *ctr = &s->env->sh->ctr;
+    int src = note->src_node;
+    if (note->export_id != 0 || src < 0 || src >= s->n || src == s->me) {
+        ctr->corrupt_delivered++;
+        return;
+    }
+    uint32_t k = s->got[src];
+    size_t base = (size_t)src * SLOTS * s->o->max_size;
+    if (k >= s->expect_n[src] || note->offset != slot_off(s, src, k)) {
+        /* A message nobody sent now: a second copy of an earlier one. */
+        if (note->offset >= base &&
+            note->offset < base + SLOTS * s->o->max_size && k > 0)
+            ctr->duplicates_delivered++;
+        else
+            ctr->corrupt_delivered++;
+        return;
+    }
+    uint32_t size = s->expect_size[src][k];
+    if (note->len != size) {
+        ctr->corrupt_delivered++;
+    } else if (s->o->verify) {
+        content(s->want, size, s->o, src, s->me, k);
+        if (memcmp(s->in + note->offset, s->want, size))
+            ctr->corrupt_delivered++;
+        else
+            ctr->bytes_verified += size;
+    }
+    s->got[src]++;
+    s->got_total++;
+    ctr->messages_delivered++;
+    ctr->bytes_delivered += note->len;
+    /* Give the slot back. */
+    s->cred_out[src] = s->got[src];
+    int rc = vmmc_send(s->ctx, s->imp_credit[src], (size_t)s->me * 4,
+                       &s->cred_out[src], 4, 0, NULL);
+    if (rc)
+        ctr->send_errors++;
+}
+
+static void barrier(struct node *s, uint32_t phase)
+{
+    *s->bar_out = phase;
+    for (int k = 1; k < s->n; k++) {
+        int p = (s->me + k) % s->n;
+        if (vmmc_send(s->ctx, s->imp_bar[p], (size_t)s->me * 4, s->bar_out, 4,
+                      0, NULL))
+            s->env->sh->ctr.send_errors++;
+    }
+    for (int k = 1; k < s->n; k++) {
+        int p = (s->me + k) % s->n;
+        int rc = vmmc_wait_u32(s->ctx, &s->bar[p], phase, WL_TIMEOUT);
+        if (rc) {
+            wl_fail(s->env, "barrier: no word from node %d: %s", p,
+                    vs_strerror(rc));
+            return;
+        }
+    }
+}
+
+static void node_free(struct node *s)
+{
+    if (s->ctx) {
+        s->env->host->ops->compute(s->env->host, HW_MS);
+        vmmc_close(s->ctx);
+    }
+    for (int i = 0; i < NSRC; i++)
+        free(s->src_buf[i]);
+    for (int i = 0; s->expect_size && i < s->n; i++)
+        free(s->expect_size[i]);
+    free(s->expect_size);
+    free(s->in);
+    free(s->credit);
+    free(s->bar);
+    free(s->cred_out);
+    free(s->bar_out);
+    free(s->imp);
+    free(s->imp_credit);
+    free(s->imp_bar);
+    free(s->sent_to);
+    free(s->expect_n);
+    free(s->got);
+    free(s->want);
+    free(s->plan);
 }
 
 static void run(struct wl_env *env)
 {
-    const struct wl_opts *o = env->sh->opts;
+    struct node s = {.env = env, .o = env->sh->opts, .me = env->node,
+                     .n = env->nnodes};
     hw_host *h = env->host;
-    int me = env->node, n = env->nnodes;
-    uint64_t maxsize = 0;
-    for (int i = 0; i < o->nsizes; i++)
-        if (o->sizes[i] > maxsize)
-            maxsize = o->sizes[i];
-    vmmc_ctx *ctx = NULL;
-    unsigned char *in = calloc((size_t)n, maxsize);
-    unsigned char *out = malloc(maxsize);
-    vmmc_import_t *imp = calloc((size_t)n, sizeof *imp);
-    vmmc_import_t *bimp = calloc((size_t)n, sizeof *bimp);
-    uint32_t *bar = calloc((size_t)n, sizeof *bar); /* barrier words */
-    uint32_t *bsrc = malloc(sizeof *bsrc);
-    unsigned char *want = o->verify ? malloc(maxsize) : NULL;
-    int rc;
-    if (!in || !out || !imp || !bimp || !bar || !bsrc ||
-        (o->verify && !want)) {
-        wl_fail(env, "out of memory");
+    env->sh->ctr.present = 1;
+    if (node_setup(&s))
         goto out;
-    }
-    if ((rc = vmmc_open(&ctx, h))) {
-        wl_fail(env, "vmmc_open: %s", vs_strerror(rc));
-        goto out;
-    }
-    if ((rc = vmmc_export(ctx, 0, in, (size_t)n * maxsize,
-                          VMMC_PERM_WRITE))) {
-        wl_fail(env, "vmmc_export: %s", vs_strerror(rc));
-        goto out;
-    }
-    if ((rc = vmmc_export(ctx, 1, bar, (size_t)n * sizeof *bar,
-                          VMMC_PERM_WRITE))) {
-        wl_fail(env, "vmmc_export: %s", vs_strerror(rc));
-        goto out;
-    }
-    for (int k = 1; k < n; k++) {
-        int peer = (me + k) % n;
-        if ((rc = wl_import_retry(env, ctx, peer, 0, &imp[peer])) ||
-            (rc = wl_import_retry(env, ctx, peer, 1, &bimp[peer]))) {
-            wl_fail(env, "import from node %d: %s", peer, vs_strerror(rc));
-            goto out;
+    double t0 = (double)h->ops->now(h);
+    while ((s.next < s.nplan || s.got_total < s.expect_total) &&
+           !env->sh->failed) {
+        int progress = 0;
+        while (can_send(&s)) {
+            send_next(&s);
+            progress = 1;
+        }
+        struct vmmc_notification note;
+        while (vmmc_notify_poll(s.ctx, &note) == 1) {
+            receive(&s, &note);
+            progress = 1;
+        }
+        if (progress)
+            continue;
+        int rc = vmmc_wait_until(s.ctx, can_send, &s, WL_TIMEOUT);
+        if (rc) {
+            wl_fail(env, "stuck: sent %llu of %llu, received %llu of %llu: %s",
+                    (unsigned long long)s.next, (unsigned long long)s.nplan,
+                    (unsigned long long)s.got_total,
+                    (unsigned long long)s.expect_total, vs_strerror(rc));
+            break;
         }
     }
-    for (int si = 0; si < o->nsizes && !env->sh->failed; si++) {
-        uint64_t size = o->sizes[si];
-        double t0 = (double)h->ops->now(h);
-        if (me == 0)
-            env->sh->starts[0][si] = t0;
-        wl_pattern(out, size, o->seed, (uint32_t)(me * 1000 + si));
-        for (int m = 0; m < o->count && !env->sh->failed; m++)
-            for (int k = 1; k < n; k++) {
-                int peer = (me + k) % n;
-                unsigned flags = m + 1 == o->count ? VMMC_SEND_NOTIFY : 0;
-                rc = vmmc_send(ctx, imp[peer], (size_t)me * maxsize, out,
-                               size, flags, NULL);
-                if (rc) {
-                    wl_fail(env, "send to node %d: %s", peer, vs_strerror(rc));
-                    goto out;
-                }
-            }
-        for (int k = 1; k < n; k++) {
-            struct vmmc_notification note;
-            rc = vmmc_notify_wait(ctx, &note, WL_TIMEOUT);
-            if (rc) {
-                wl_fail(env, "waiting for senders (size %llu): %s",
-                        (unsigned long long)size, vs_strerror(rc));
-                goto out;
-            }
-            if (o->verify) {
-                wl_pattern(want, size, o->seed,
-                           (uint32_t)(note.src_node * 1000 + si));
-                if (memcmp(in + (size_t)note.src_node * maxsize, want, size))
-                    wl_fail(env, "data from node %d (size %llu) is wrong",
-                            note.src_node, (unsigned long long)size);
-            }
-        }
-        if ((rc = vmmc_flush(ctx))) {
-            wl_fail(env, "send failed: %s", vs_strerror(rc));
-            goto out;
-        }
-        double t1 = (double)h->ops->now(h);
-        if (t1 > env->sh->marks[0][si])
-            env->sh->marks[0][si] = t1;
-        /* The last node to finish writes the row (reporting only). */
-        if (++env->sh->starts[1][si] == n) {
-            double us = (env->sh->marks[0][si] - env->sh->starts[0][si]) / 1e6;
-            double bytes = (double)size * o->count * n * (n - 1);
-            struct wl_row *r = &env->sh->rows[env->sh->nrows++];
-            r->size = size;
-            r->latency_us = us / o->count / (n - 1);
-            r->bandwidth_MBps = bytes / us;
-        }
-        /* A barrier over VMMC: nobody starts the next size (and overwrites
-         * a slot) before every node has its data.  Node p writes si + 1
-         * into word p of every peer's barrier export, then waits for all
-         * words to say si + 1. */
-        *bsrc = (uint32_t)si + 1;
-        for (int k = 1; k < n; k++) {
-            int peer = (me + k) % n;
-            rc = vmmc_send(ctx, bimp[peer], (size_t)me * sizeof *bar, bsrc,
-                           sizeof *bar, 0, NULL);
-            if (rc) {
-                wl_fail(env, "barrier send to node %d: %s", peer,
-                        vs_strerror(rc));
-                goto out;
-            }
-        }
-        for (int k = 1; k < n; k++) {
-            int peer = (me + k) % n;
-            rc = vmmc_wait_u32(ctx, &bar[peer], (uint32_t)si + 1, WL_TIMEOUT);
-            if (rc) {
-                wl_fail(env, "barrier wait for node %d: %s", peer,
-                        vs_strerror(rc));
-                goto out;
-            }
-        }
-        if ((rc = vmmc_flush(ctx))) {
-            wl_fail(env, "barrier send failed: %s", vs_strerror(rc));
-            goto out;
-        }
+    for (int b = 0; b < NSRC; b++)
+        if (s.req_live[b] && vmmc_wait(s.ctx, &s.req[b]))
+            env->sh->ctr.send_errors++;
+    if (vmmc_flush(s.ctx))
+        env->sh->ctr.send_errors++;
+    double t1 = (double)h->ops->now(h);
+    if (t0 < env->sh->starts[0][0] || env->sh->starts[0][0] == 0)
+        env->sh->starts[0][0] = t0;
+    if (t1 > env->sh->marks[0][0])
+        env->sh->marks[0][0] = t1;
+    if (!env->sh->failed)
+        barrier(&s, 1);
+    if (env->node == 0 && !env->sh->failed) {
+        /* Every node passed the barrier: the counters are final. */
+        const struct wl_counters *c = &env->sh->ctr;
+        double us = (env->sh->marks[0][0] - env->sh->starts[0][0]) / 1e6;
+        struct wl_row *r = &env->sh->rows[env->sh->nrows++];
+        uint64_t msgs = c->messages_delivered;
+        r->size = msgs ? c->bytes_delivered / msgs : 0;
+        r->latency_us = msgs ? us * s.n / (double)msgs : 0;
+        r->bandwidth_MBps = us > 0 ? (double)c->bytes_delivered / us : 0;
     }
 out:
-    if (ctx) {
-        h->ops->compute(h, 1 * HW_MS); /* let peers finish with our export */
-        rc = vmmc_close(ctx);
-        if (rc)
-            wl_fail(env, "vmmc_close: %s", vs_strerror(rc));
-    }
-    free(in);
-    free(out);
-    free(imp);
-    free(bimp);
-    free(bar);
-    free(bsrc);
-    free(want);
+    node_free(&s);
 }
 
 const struct wl_def wl_alltoall = {
     .name = "alltoall",
-    .summary = "every node streams to every other node at once",
+    .summary = "every node sends checked messages to every other at once",
     .parse = parse,
     .main = run,
     .min_nodes = 2,

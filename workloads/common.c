@@ -36,7 +36,7 @@ void wl_fail(struct wl_env *env, const char *fmt, ...)
     va_end(ap);
 }
 
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+int wl_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
     char *end;
     errno = 0;
@@ -86,7 +86,7 @@ int wl_parse_common(struct wl_opts *o, int argc, char **argv, char *err,
                              WL_MAX_SIZES);
                     return VS_EINVAL;
                 }
-                if (parse_u64(t, 4, 64ull << 20, &x)) {
+                if (wl_parse_u64(t, 4, 64ull << 20, &x)) {
                     snprintf(err, errlen,
                              "option --sizes: '%s' is not a size between 4 "
                              "and 64M bytes",
@@ -101,7 +101,7 @@ int wl_parse_common(struct wl_opts *o, int argc, char **argv, char *err,
             }
             i++;
         } else if (!strcmp(a, "--iters") || !strcmp(a, "--count")) {
-            if (!v || parse_u64(v, 1, 1000000, &x)) {
+            if (!v || wl_parse_u64(v, 1, 1000000, &x)) {
                 snprintf(err, errlen,
                          "option %s: expected an integer from 1 to 1000000",
                          a);

@@ -28,6 +28,17 @@ struct wl_opts {
     int bidir;    /* bandwidth: both directions at once */
     int verify;   /* check every received byte */
     uint64_t seed;
+    /* alltoall */
+    uint64_t messages;           /* in total, over all senders */
+    uint64_t min_size, max_size; /* message sizes, log-uniform */
+};
+
+/* Delivery counters of workloads that check what arrives (alltoall). */
+struct wl_counters {
+    int present;
+    uint64_t messages_sent, messages_delivered, bytes_delivered;
+    uint64_t bytes_verified;
+    uint64_t corrupt_delivered, duplicates_delivered, send_errors;
 };
 
 /* What all instances of one run share (the simulator runs them in one OS
@@ -38,6 +49,7 @@ struct wl_shared {
     int nrows;
     int failed; /* set by any node that found an error */
     char error[256];
+    struct wl_counters ctr;
     double starts[2][WL_MAX_SIZES]; /* bandwidth: stream start, by sender */
     double marks[2][WL_MAX_SIZES];  /* bandwidth: stream landed, by sender */
 };
@@ -67,6 +79,9 @@ void wl_fail(struct wl_env *env, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int wl_parse_common(struct wl_opts *o, int argc, char **argv, char *err,
                     size_t errlen);
+/* Parses a decimal count with an optional K or M suffix within [min, max];
+ * returns 0 or -1. */
+int wl_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* Fills data with a pattern determined by (seed, tag). */
 void wl_pattern(void *data, size_t len, uint64_t seed, uint32_t tag);
 
