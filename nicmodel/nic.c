@@ -207,48 +207,82 @@ static void nic_charge(hw_nic *x, enum hw_fw_cost c, uint32_t count)
                   n->cl->prof.cycle;
 }
 
+/* A host-DMA transfer.  The engine serves them one at a time in order: a
+ * setup phase (start-up, PCI arbitration, address) that does not hold the
+ * bus, then a data phase that does, claimed when the setup ends, so a
+ * host PIO that comes in between goes first. */
 struct dma_req {
+    struct dma_req *next;
     struct nicm__node *n;
     enum hw_dma_dir dir;
     void *host, *sram;
     size_t len;
     hw_done_fn done;
     void *arg;
+    hw_time_t start;
 };
+
+static void dma_begin(struct nicm__node *n);
 
 static void dma_complete(void *arg)
 {
     struct dma_req *r = arg;
+    struct nicm__node *n = r->n;
     if (r->dir == HW_DMA_TO_HOST) {
         memcpy(r->host, r->sram, r->len);
-        host_memory_written(r->n);
+        host_memory_written(n);
     } else {
         memcpy(r->sram, r->host, r->len);
     }
-    struct nicm__task *t = task_new(r->n, T_DONE);
+    n->st.hdma_busy += sim_now() - r->start;
+    n->hq_head = r->next;
+    if (!n->hq_head)
+        n->hq_tail = NULL;
+    n->hdma_active = 0;
+    struct nicm__task *t = task_new(n, T_DONE);
     t->u.done.fn = r->done;
     t->u.done.arg = r->arg;
     t->u.done.status = 0;
     task_arrive(t);
     free(r);
+    if (n->hq_head)
+        dma_begin(n);
 }
 
-static void dma_start(void *arg)
+static void dma_data(void *arg)
 {
     struct dma_req *r = arg;
     struct nicm__node *n = r->n;
-    const struct nicm_profile *p = &n->cl->prof;
-    hw_time_t now = sim_now();
-    hw_time_t start = max_t(now, n->hdma_free);
-    hw_time_t data = max_t(start + p->dma_setup, n->bus_free);
-    hw_time_t end = data + nicm__xfer_time(r->len, p->dma_bytes_per_ps);
-    n->st.hdma_busy += end - start;
+    hw_time_t data = max_t(sim_now(), n->bus_free);
+    hw_time_t end =
+        data + nicm__xfer_time(r->len, n->cl->prof.dma_bytes_per_ps);
     n->st.bus_busy += end - data;
+    n->bus_free = end;
+    sim_post(end, dma_complete, r);
+}
+
+static void dma_begin(struct nicm__node *n)
+{
+    struct dma_req *r = n->hq_head;
+    n->hdma_active = 1;
+    r->start = sim_now();
     n->st.host_dmas++;
     n->st.host_dma_bytes += r->len;
-    n->bus_free = end;
-    n->hdma_free = end;
-    sim_post(end, dma_complete, r);
+    sim_post(r->start + n->cl->prof.dma_setup, dma_data, r);
+}
+
+static void dma_enqueue(void *arg)
+{
+    struct dma_req *r = arg;
+    struct nicm__node *n = r->n;
+    r->next = NULL;
+    if (n->hq_tail)
+        n->hq_tail->next = r;
+    else
+        n->hq_head = r;
+    n->hq_tail = r;
+    if (!n->hdma_active)
+        dma_begin(n);
 }
 
 static int nic_host_dma(hw_nic *x, enum hw_dma_dir dir, void *host,
@@ -261,8 +295,8 @@ static int nic_host_dma(hw_nic *x, enum hw_dma_dir dir, void *host,
     struct dma_req *r = malloc(sizeof *r);
     if (!r)
         return VS_ENOMEM;
-    *r = (struct dma_req){n, dir, host, sram, len, done, arg};
-    sim_post(nic_time(n), dma_start, r);
+    *r = (struct dma_req){NULL, n, dir, host, sram, len, done, arg, 0};
+    sim_post(nic_time(n), dma_enqueue, r);
     return VS_OK;
 }
 
@@ -634,6 +668,11 @@ void nicm_cluster_destroy(nicm_cluster *cl)
             for (int j = 0; j < cl->nnodes; j++)
                 free(n->routes[j]);
             free(n->routes);
+        }
+        while (n->hq_head) {
+            struct dma_req *r = n->hq_head;
+            n->hq_head = r->next;
+            free(r);
         }
         while (n->stall_head) {
             struct nicm__pkt *p = n->stall_head;

@@ -10,6 +10,7 @@
 
 struct nicm__task;
 struct nicm__pkt;
+struct dma_req;
 
 struct nicm__link {
     double bw;     /* bytes per picosecond */
@@ -42,7 +43,9 @@ struct nicm__node {
     hw_time_t cpu_free, cpu_now;
     struct sim_event cpu_ev;
     /* Engines and the PCI bus. */
-    hw_time_t hdma_free, bus_free, sdma_free, rdma_free;
+    hw_time_t bus_free, sdma_free, rdma_free;
+    struct dma_req *hq_head, *hq_tail; /* host-DMA engine queue */
+    int hdma_active;
     /* Receive buffers and the packets stalled waiting for one. */
     uint32_t rx_free;
     struct nicm__pkt *stall_head, *stall_tail;

@@ -147,10 +147,13 @@ static void schedule_ack(struct vmmc_fw *fw, struct fw_conn *c, int now)
 static void link_sent(void *arg, int status)
 {
     struct fw_pkt *p = arg;
+    struct vmmc_fw *fw = p->fw;
     (void)status;
     p->sending = 0;
-    if (p->done)
+    if (p->done) {
         fw__pkt_free(p);
+        fw__pump(fw); /* a buffer is free again */
+    }
 }
 
 static void transmit(struct vmmc_fw *fw, struct fw_pkt *p)

@@ -107,18 +107,22 @@ static void job_maybe_complete(struct vmmc_fw *fw, struct fw_job *j)
     fw__complete(fw, j->slot, j->seq, j->status, 0, 0, 0);
 }
 
-void fw__pkt_resolved(struct fw_pkt *p, int status)
+static void job_resolved(struct vmmc_fw *fw, struct fw_job *j, int dst,
+                         int status)
 {
-    struct fw_job *j = p->job;
-    if (!j)
-        return;
-    struct fw_conn *c = &p->fw->conns[p->dst];
+    struct fw_conn *c = &fw->conns[dst];
     if (c->inflight)
         c->inflight--;
     j->acked++;
     if (status && !j->status)
         j->status = status;
-    job_maybe_complete(p->fw, j);
+    job_maybe_complete(fw, j);
+}
+
+void fw__pkt_resolved(struct fw_pkt *p, int status)
+{
+    if (p->job)
+        job_resolved(p->fw, p->job, p->dst, status);
 }
 
 void fw__pkt_free(struct fw_pkt *p)
@@ -188,9 +192,13 @@ static void pkt_ready(struct fw_pkt *p)
     fw->st.packets_out++;
     fw->st.bytes_out += paylen;
     p->reliable = 1;
-    if (!fw->reliable) /* nothing will acknowledge it: resolved once read */
-        fw__pkt_resolved(p, VS_OK);
+    int dst = p->dst;
     fw__link_send(fw, p);
+    /* Without reliability nothing will acknowledge it: it is resolved once
+     * sent (after the send, so the completion stays off the data's path;
+     * the job outlives the packet until it completes). */
+    if (!fw->reliable)
+        job_resolved(fw, j, dst, VS_OK);
 }
 
 static void pkt_dma_done(void *arg, int status)

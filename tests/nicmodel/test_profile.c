@@ -226,7 +226,7 @@ static void test_shipped_loads(void)
     CU_ASSERT_EQUAL(p.send_buffers, 16);
     CU_ASSERT_EQUAL(p.max_packet, 4160);
     CU_ASSERT_EQUAL(p.wire_overhead_bytes, 8);
-    CU_ASSERT_EQUAL(p.fw_cycles[HW_FW_CMD], 60);
+    CU_ASSERT_EQUAL(p.fw_cycles[HW_FW_CMD], 67);
     CU_ASSERT_EQUAL(p.fw_cycles[HW_FW_RECV_PKT], 55);
     CU_ASSERT_EQUAL(p.fw_cycles[HW_FW_CTRL], 30);
     CU_ASSERT_DOUBLE_EQUAL(p.host_cpu_mhz, 166.0, 1e-12);
