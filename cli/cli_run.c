@@ -42,6 +42,7 @@ struct cli {
     size_t stats_len;
     hw_time_t end_time;
     uint64_t events, packets;
+    uint64_t retransmissions, timeouts, peer_failures, refused;
 };
 
 static void usage(FILE *f)
@@ -186,8 +187,14 @@ static void report(const struct cl_report *rep, void *arg)
     struct cli *c = arg;
     c->end_time = rep->end_time;
     c->events = rep->events;
-    for (int i = 0; i < rep->nnodes; i++)
+    for (int i = 0; i < rep->nnodes; i++) {
+        const struct vmmc_fw_stats *f = vmmc_fw_stats(rep->fws[i]);
         c->packets += nicm_node_stats(rep->cluster, i)->pkts_sent;
+        c->retransmissions += f->retransmits;
+        c->timeouts += f->timeouts;
+        c->peer_failures += f->peer_failures;
+        c->refused += f->refused_in;
+    }
     if (c->stats && c->fmt == FMT_TABLE) {
         FILE *f = open_memstream(&c->stats_text, &c->stats_len);
         if (f) {
@@ -216,9 +223,27 @@ static void print_rows(const struct cli *c)
                    "\"bandwidth_MBps\":%.3f}",
                    i ? "," : "", sh->rows[i].size, sh->rows[i].latency_us,
                    sh->rows[i].bandwidth_MBps);
+        printf("]");
+        const struct wl_counters *k = &sh->ctr;
+        if (k->present)
+            printf(",\"messages_sent\":%" PRIu64
+                   ",\"messages_delivered\":%" PRIu64
+                   ",\"bytes_delivered\":%" PRIu64
+                   ",\"bytes_verified\":%" PRIu64
+                   ",\"corrupt_delivered\":%" PRIu64
+                   ",\"duplicates_delivered\":%" PRIu64
+                   ",\"send_errors\":%" PRIu64,
+                   k->messages_sent, k->messages_delivered,
+                   k->bytes_delivered, k->bytes_verified,
+                   k->corrupt_delivered, k->duplicates_delivered,
+                   k->send_errors);
+        printf(",\"retransmissions\":%" PRIu64 ",\"timeouts\":%" PRIu64
+               ",\"peer_failures\":%" PRIu64 ",\"refused\":%" PRIu64,
+               c->retransmissions, c->timeouts, c->peer_failures,
+               c->refused);
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
-        printf("],\"sim_time_us\":%.3f,\"wall_s\":%.6f,\"events\":%" PRIu64
+        printf(",\"sim_time_us\":%.3f,\"wall_s\":%.6f,\"events\":%" PRIu64
                ",\"packets\":%" PRIu64 ",\"peak_rss_kb\":%ld}\n",
                (double)c->end_time / 1e6, c->wall_s, c->events, c->packets,
                ru.ru_maxrss);
@@ -393,6 +418,18 @@ static int cmd_run(int argc, char **argv)
     }
     print_rows(&c);
     print_reference(&c, &r.prof);
+    if (c.fmt == FMT_TABLE && c.sh.ctr.present) {
+        const struct wl_counters *k = &c.sh.ctr;
+        printf("\nmessages: %" PRIu64 " sent, %" PRIu64 " delivered, %" PRIu64
+               " bytes verified, %" PRIu64 " corrupt, %" PRIu64
+               " duplicated, %" PRIu64 " send errors\n",
+               k->messages_sent, k->messages_delivered, k->bytes_verified,
+               k->corrupt_delivered, k->duplicates_delivered, k->send_errors);
+    }
+    if (c.fmt == FMT_TABLE)
+        printf("reliable link: %" PRIu64 " retransmissions, %" PRIu64
+               " timeouts, %" PRIu64 " peers declared unreachable\n",
+               c.retransmissions, c.timeouts, c.peer_failures);
     if (c.stats_text)
         fputs(c.stats_text, stdout);
     if (c.fmt == FMT_TABLE)
