@@ -7,6 +7,7 @@
     X(register_engine_tests)                                                \
     X(register_nicmodel_tests)                                              \
     X(register_vmmc_tests)                                                  \
+    X(register_vmmc2_tests)                                                 \
     X(register_workload_tests)                                              \
     X(register_cli_tests)                                                   \
     X(register_profile_tests)

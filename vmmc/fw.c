@@ -170,6 +170,7 @@ void fw__peer_failed(struct vmmc_fw *fw, int node)
         }
     }
     fw__fail_jobs_to(fw, node, VS_EUNREACH);
+    fw__fail_fetches_to(fw, node, VS_EUNREACH);
 }
 
 /* ---- The command queue ---- */
@@ -205,8 +206,15 @@ static void run_cmd(struct vmmc_fw *fw, const struct vmmc__cmd *c)
     case VMMC__OP_UNEXPORT:
         if (c->handle >= VMMC_MAX_EXPORTS || !fw->exports[c->handle].valid)
             rc = VS_ENOENT;
-        else
-            fw->exports[c->handle].valid = 0;
+        else {
+            struct fw_export *e = &fw->exports[c->handle];
+            e->valid = 0;
+            if (e->redir.active) { /* a pending redirection ends */
+                e->redir.active = 0;
+                fw__complete(fw, e->redir.slot, e->redir.seq, VS_ENOENT, 0,
+                             0, 0);
+            }
+        }
         break;
     case VMMC__OP_IMPORT:
         rc = cmd_import(fw, c);
@@ -221,6 +229,12 @@ static void run_cmd(struct vmmc_fw *fw, const struct vmmc__cmd *c)
         break;
     case VMMC__OP_SEND:
         rc = fw__send_cmd(fw, c);
+        break;
+    case VMMC__OP_FETCH:
+        rc = fw__fetch_cmd(fw, c);
+        break;
+    case VMMC__OP_REDIRECT:
+        rc = fw__redirect_cmd(fw, c);
         break;
     default:
         rc = VS_EINVAL;

@@ -18,11 +18,30 @@
 
 enum imp_state { IMP_FREE, IMP_PENDING, IMP_VALID, IMP_REVOKED };
 
+/* A posted transfer redirection: the next bytes arriving for
+ * [off, off+len) of the export go to buf instead. */
+struct fw_redirect {
+    int active;
+    uint64_t off, len, buf;
+    uint64_t directed; /* bytes sent to buf so far (DMA started) */
+    uint64_t landed;   /* bytes whose DMA completed */
+    uint32_t slot, seq;
+};
+
 struct fw_export {
     int valid;
     uint32_t gen;
     uint64_t base, len;
     uint32_t perms;
+    struct fw_redirect redir;
+};
+
+/* A fetch this NIC asked for, keyed by its command slot. */
+struct fw_fetch {
+    int used;
+    int node;
+    uint32_t slot, seq;
+    uint64_t dst, len, landed;
 };
 
 struct fw_import {
@@ -37,6 +56,9 @@ struct fw_import {
 /* One send command, from the host's queue to its last acknowledgement. */
 struct fw_job {
     struct fw_job *next;
+    int fetch_reply;  /* answers a remote fetch: no host completion */
+    uint32_t cookie;  /* fetch_reply: the requester's slot */
+    uint64_t cmdseq;  /* fetch_reply: the requester's command */
     uint32_t slot, seq;
     int dst;
     uint32_t export_id, gen;
@@ -108,6 +130,7 @@ struct vmmc_fw {
     uint32_t cmd_head;
     struct fw_export exports[VMMC_MAX_EXPORTS];
     struct fw_import imports[VMMC_MAX_IMPORTS];
+    struct fw_fetch fetches[VMMC__CMDQ_LEN];
     uint64_t *xlate; /* open addressing: page number + 1, 0 = empty */
     uint32_t xlate_used;
     struct fw_job *sendq, *sendq_tail;
@@ -140,6 +163,10 @@ void fw__peer_failed(struct vmmc_fw *fw, int node);
 
 /* fw_send.c */
 int fw__send_cmd(struct vmmc_fw *fw, const struct vmmc__cmd *c);
+/* Queues the answer to a remote fetch: len bytes of host memory at addr
+ * to node dst. */
+int fw__fetch_reply(struct vmmc_fw *fw, int dst, uint64_t addr, uint64_t len,
+                    uint32_t cookie, uint64_t cmdseq);
 void fw__pump(struct vmmc_fw *fw);
 /* A data packet is resolved: acknowledged (status 0), refused by the
  * receiver, or given up on. */
@@ -165,7 +192,10 @@ void fw__link_rx_ack(struct vmmc_fw *fw, const struct vmmc__hdr *h);
 /* Records that the in-order packet h was refused with status why. */
 void fw__link_refused(struct vmmc_fw *fw, const struct vmmc__hdr *h, int why);
 
-/* fw_recv.c */
+/* fw_recv.c (fetch and redirection commands are served there too) */
+int fw__fetch_cmd(struct vmmc_fw *fw, const struct vmmc__cmd *c);
+int fw__redirect_cmd(struct vmmc_fw *fw, const struct vmmc__cmd *c);
+void fw__fail_fetches_to(struct vmmc_fw *fw, int node, int status);
 void fw__on_rx(void *arg, void *pkt, size_t len, int src);
 void fw__deliver_notes(struct vmmc_fw *fw);
 

@@ -8,6 +8,11 @@
  * sender's imports of that export.  When the last packet of a message that
  * asked for it has landed, a notification record goes into the host's ring
  * (and an interrupt, if the process enabled them for that export).
+ *
+ * Also here: transfer redirection (the receiver sends the next data for a
+ * range of an export to another buffer of its own) and remote fetch (a
+ * node reads a range of an export it imported: the owner's NIC checks the
+ * request and streams the bytes back through its send pipeline).
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -22,6 +27,13 @@ struct fw_rx {
     int pending;
     int notify;
     struct vmmc_notification rec;
+    /* Bytes of this packet sent to a redirection (export, its command). */
+    uint64_t redir_bytes;
+    uint32_t redir_export, redir_seq;
+    /* A fetch answer: the fetch slot and its bytes. */
+    int fetch_slot;
+    uint32_t fetch_seq;
+    uint64_t fetch_bytes;
 };
 
 /* ---- Notifications ---- */
@@ -84,18 +96,85 @@ static void queue_note(struct vmmc_fw *fw, const struct vmmc_notification *n)
 
 /* ---- Data ---- */
 
-static void rx_dma_done(void *arg, int status)
+/* Everything of one arriving packet has landed. */
+static void rx_finish(struct fw_rx *r)
 {
-    struct fw_rx *r = arg;
     struct vmmc_fw *fw = r->fw;
-    (void)status;
-    fw__charge(fw, HW_FW_DMA_DONE, 1);
-    if (--r->pending)
-        return;
     fw->ops->rx_release(fw->nic, r->pkt);
+    if (r->redir_bytes) {
+        struct fw_redirect *d = &fw->exports[r->redir_export].redir;
+        if (d->active && d->seq == r->redir_seq) {
+            d->landed += r->redir_bytes;
+            if (d->landed == d->len) {
+                d->active = 0;
+                fw__complete(fw, d->slot, d->seq, VS_OK, 0, 0, 0);
+            }
+        }
+    }
+    if (r->fetch_bytes) {
+        struct fw_fetch *f = &fw->fetches[r->fetch_slot];
+        if (f->used && f->seq == r->fetch_seq) {
+            f->landed += r->fetch_bytes;
+            if (f->landed == f->len) {
+                f->used = 0;
+                fw__complete(fw, f->slot, f->seq, VS_OK, 0, 0, 0);
+            }
+        }
+    }
     if (r->notify)
         queue_note(fw, &r->rec);
     free(r);
+}
+
+static void rx_dma_done(void *arg, int status)
+{
+    struct fw_rx *r = arg;
+    (void)status;
+    fw__charge(r->fw, HW_FW_DMA_DONE, 1);
+    if (--r->pending == 0)
+        rx_finish(r);
+}
+
+/* DMAs len bytes of payload to host memory at dst, one piece per page. */
+static void rx_dma(struct fw_rx *r, uint64_t dst, const unsigned char *src,
+                   uint64_t len)
+{
+    struct vmmc_fw *fw = r->fw;
+    uint64_t ps = fw->nic->page_size;
+    for (uint64_t k = 0; k < len;) {
+        uint64_t piece = ps - (dst + k) % ps;
+        if (piece > len - k)
+            piece = len - k;
+        fw__charge(fw, HW_FW_XLATE_PAGE, 1);
+        r->pending++;
+        int rc = fw->ops->host_dma(fw->nic, HW_DMA_TO_HOST,
+                                   (void *)(uintptr_t)(dst + k),
+                                   (void *)(uintptr_t)(src + k), piece,
+                                   rx_dma_done, r);
+        assert(rc == VS_OK);
+        (void)rc;
+        k += piece;
+    }
+}
+
+static struct fw_rx *rx_new(struct vmmc_fw *fw, void *pkt)
+{
+    struct fw_rx *r = calloc(1, sizeof *r);
+    if (!r) {
+        fw->st.sram_failures++;
+        fw->ops->rx_release(fw->nic, pkt);
+        return NULL;
+    }
+    r->fw = fw;
+    r->pkt = pkt;
+    r->pending = 1; /* held until every DMA is queued */
+    return r;
+}
+
+static void rx_go(struct fw_rx *r)
+{
+    if (--r->pending == 0)
+        rx_finish(r);
 }
 
 static void refuse(struct vmmc_fw *fw, const struct vmmc__hdr *h, int why)
@@ -130,41 +209,190 @@ static void rx_data(struct vmmc_fw *fw, void *pkt, const struct vmmc__hdr *h)
     }
     fw->st.packets_in++;
     fw->st.bytes_in += h->len;
-    struct fw_rx *r = calloc(1, sizeof *r);
-    if (!r) {
-        fw->st.sram_failures++;
-        fw->ops->rx_release(fw->nic, pkt);
+    struct fw_rx *r = rx_new(fw, pkt);
+    if (!r)
         return;
-    }
-    r->fw = fw;
-    r->pkt = pkt;
     if ((h->flags & VMMC__PF_LAST) && (h->flags & VMMC__PF_NOTIFY)) {
         r->notify = 1;
         r->rec = (struct vmmc_notification){(int)h->export_id, h->src,
                                             h->msg_off, h->msg_len};
     }
-    uint64_t ps = fw->nic->page_size, dst = e->base + h->off;
-    unsigned char *payload = (unsigned char *)pkt + HDR;
-    r->pending = 1; /* held until every DMA is queued */
-    for (uint64_t k = 0; k < h->len;) {
-        uint64_t piece = ps - (dst + k) % ps;
-        if (piece > h->len - k)
-            piece = h->len - k;
-        fw__charge(fw, HW_FW_XLATE_PAGE, 1);
-        r->pending++;
-        int rc = fw->ops->host_dma(fw->nic, HW_DMA_TO_HOST,
-                                   (void *)(uintptr_t)(dst + k), payload + k,
-                                   piece, rx_dma_done, r);
-        assert(rc == VS_OK);
-        (void)rc;
-        k += piece;
+    const unsigned char *payload = (unsigned char *)pkt + HDR;
+    uint64_t a = h->off, b = h->off + h->len; /* in the export */
+    struct fw_redirect *d = &e->redir;
+    if (d->active && d->directed < d->len) {
+        /* The part of [a, b) inside the redirected range goes to its
+         * buffer; the rest to the export. */
+        uint64_t ra = d->off, rb = d->off + d->len;
+        uint64_t ia = a > ra ? a : ra, ib = b < rb ? b : rb;
+        if (ia < ib) {
+            if (a < ia)
+                rx_dma(r, e->base + a, payload, ia - a);
+            rx_dma(r, d->buf + (ia - ra), payload + (ia - a), ib - ia);
+            if (ib < b)
+                rx_dma(r, e->base + ib, payload + (ib - a), b - ib);
+            d->directed += ib - ia;
+            r->redir_bytes = ib - ia;
+            r->redir_export = h->export_id;
+            r->redir_seq = d->seq;
+            rx_go(r);
+            return;
+        }
     }
-    if (--r->pending == 0) { /* an empty message */
+    rx_dma(r, e->base + a, payload, h->len);
+    rx_go(r);
+}
+
+/* ---- Redirection and fetch commands ---- */
+
+static int pages_mapped(struct vmmc_fw *fw, uint64_t addr, uint64_t len)
+{
+    uint64_t ps = fw->nic->page_size;
+    uint64_t first = addr / ps, n = fw__npages(addr, len, ps);
+    fw__charge(fw, HW_FW_XLATE_PAGE, (uint32_t)n);
+    for (uint64_t p = 0; p < n; p++)
+        if (!fw__xlate_find(fw, first + p))
+            return 0;
+    return 1;
+}
+
+int fw__redirect_cmd(struct vmmc_fw *fw, const struct vmmc__cmd *c)
+{
+    if (c->handle >= VMMC_MAX_EXPORTS || !fw->exports[c->handle].valid)
+        return VS_ENOENT;
+    struct fw_export *e = &fw->exports[c->handle];
+    if (!c->len || c->off > e->len || c->len > e->len - c->off)
+        return VS_ERANGE;
+    if (e->redir.active)
+        return VS_EBUSY;
+    if (!c->addr || !pages_mapped(fw, c->addr, c->len))
+        return VS_EFAULT;
+    e->redir = (struct fw_redirect){.active = 1,
+                                    .off = c->off,
+                                    .len = c->len,
+                                    .buf = c->addr,
+                                    .slot = (c->seq - 1) % VMMC__CMDQ_LEN,
+                                    .seq = c->seq};
+    return 1; /* completes when the range has landed */
+}
+
+int fw__fetch_cmd(struct vmmc_fw *fw, const struct vmmc__cmd *c)
+{
+    if (c->handle >= VMMC_MAX_IMPORTS)
+        return VS_EBADF;
+    struct fw_import *im = &fw->imports[c->handle];
+    if (im->state == IMP_REVOKED)
+        return im->revoked_status;
+    if (im->state != IMP_VALID)
+        return VS_EBADF;
+    if (!(im->perms & VMMC_PERM_READ))
+        return VS_EPERM;
+    if (c->off > im->len || c->len > im->len - c->off)
+        return VS_ERANGE;
+    if (c->len == 0)
+        return VS_OK;
+    if (!c->addr || !pages_mapped(fw, c->addr, c->len))
+        return VS_EFAULT;
+    uint32_t slot = (c->seq - 1) % VMMC__CMDQ_LEN;
+    fw->fetches[slot] = (struct fw_fetch){.used = 1,
+                                          .node = im->node,
+                                          .slot = slot,
+                                          .seq = c->seq,
+                                          .dst = c->addr,
+                                          .len = c->len};
+    struct vmmc__hdr q = {.type = VMMC__PKT_FETCH_REQ,
+                          .src = (uint16_t)fw->nic->node,
+                          .export_id = im->export_id,
+                          .gen = im->gen,
+                          .cookie = slot,
+                          .off = c->off,
+                          .msg_off = c->seq,
+                          .msg_len = c->len};
+    int rc = fw__link_ctrl(fw, im->node, &q);
+    if (rc) {
+        fw->fetches[slot].used = 0;
+        return rc;
+    }
+    return 1;
+}
+
+void fw__fail_fetches_to(struct vmmc_fw *fw, int node, int status)
+{
+    for (int i = 0; i < VMMC__CMDQ_LEN; i++) {
+        struct fw_fetch *f = &fw->fetches[i];
+        if (f->used && f->node == node) {
+            f->used = 0;
+            fw__complete(fw, f->slot, f->seq, status, 0, 0, 0);
+        }
+    }
+}
+
+/* The owner's side of a fetch: check, then stream the bytes back. */
+static void rx_fetch_req(struct vmmc_fw *fw, const struct vmmc__hdr *h)
+{
+    fw__charge(fw, HW_FW_CTRL, 1);
+    const struct fw_export *e =
+        h->export_id < VMMC_MAX_EXPORTS ? &fw->exports[h->export_id] : NULL;
+    int why = VS_OK;
+    if (!e || !e->valid || e->gen != h->gen)
+        why = VS_ENOENT;
+    else if (!(e->perms & VMMC_PERM_READ))
+        why = VS_EPERM;
+    else if (h->off > e->len || h->msg_len > e->len - h->off)
+        why = VS_ERANGE;
+    if (!why)
+        why = fw__fetch_reply(fw, h->src, e->base + h->off, h->msg_len,
+                              h->cookie, h->msg_off);
+    if (why) {
+        fw->st.refused_in++;
+        struct vmmc__hdr rep = {.type = VMMC__PKT_FETCH_REP,
+                                .src = (uint16_t)fw->nic->node,
+                                .status = why,
+                                .cookie = h->cookie,
+                                .msg_off = h->msg_off};
+        fw__link_ctrl(fw, h->src, &rep);
+    }
+}
+
+static struct fw_fetch *fetch_of(struct vmmc_fw *fw,
+                                 const struct vmmc__hdr *h)
+{
+    if (h->cookie >= VMMC__CMDQ_LEN)
+        return NULL;
+    struct fw_fetch *f = &fw->fetches[h->cookie];
+    if (!f->used || f->seq != h->msg_off || f->node != h->src)
+        return NULL;
+    return f;
+}
+
+static void rx_fetch_data(struct vmmc_fw *fw, void *pkt,
+                          const struct vmmc__hdr *h)
+{
+    struct fw_fetch *f = fetch_of(fw, h);
+    if (!f || h->off > f->len || h->len > f->len - h->off) {
+        fw->st.malformed++;
         fw->ops->rx_release(fw->nic, pkt);
-        if (r->notify)
-            queue_note(fw, &r->rec);
-        free(r);
+        return;
     }
+    struct fw_rx *r = rx_new(fw, pkt);
+    if (!r)
+        return;
+    r->fetch_slot = (int)h->cookie;
+    r->fetch_seq = f->seq;
+    r->fetch_bytes = h->len;
+    rx_dma(r, f->dst + h->off, (unsigned char *)pkt + HDR, h->len);
+    rx_go(r);
+}
+
+static void rx_fetch_rep(struct vmmc_fw *fw, const struct vmmc__hdr *h)
+{
+    fw__charge(fw, HW_FW_CTRL, 1);
+    struct fw_fetch *f = fetch_of(fw, h);
+    if (!f)
+        return;
+    f->used = 0;
+    fw__complete(fw, f->slot, f->seq, h->status ? h->status : VS_EIO, 0, 0,
+                 0);
 }
 
 /* ---- Control ---- */
@@ -214,7 +442,7 @@ void fw__on_rx(void *arg, void *pkt, size_t len, int src)
     }
     memcpy(&h, pkt, HDR);
     if (h.len != len - HDR || h.src != src || src >= fw->nic->nnodes ||
-        h.type < VMMC__PKT_DATA || h.type > VMMC__PKT_ACK) {
+        h.type < VMMC__PKT_DATA || h.type > VMMC__PKT_LAST_TYPE) {
         fw->st.malformed++;
         fw->ops->rx_release(fw->nic, pkt);
         return;
@@ -224,8 +452,11 @@ void fw__on_rx(void *arg, void *pkt, size_t len, int src)
         fw__link_rx_ack(fw, &h);
         return;
     }
-    if (h.type == VMMC__PKT_DATA) {
-        rx_data(fw, pkt, &h);
+    if (h.type == VMMC__PKT_DATA || h.type == VMMC__PKT_FETCH_DATA) {
+        if (h.type == VMMC__PKT_DATA)
+            rx_data(fw, pkt, &h);
+        else
+            rx_fetch_data(fw, pkt, &h);
         fw__link_rx_ack(fw, &h);
         return;
     }
@@ -240,6 +471,12 @@ void fw__on_rx(void *arg, void *pkt, size_t len, int src)
         break;
     case VMMC__PKT_NACK:
         rx_nack(fw, &h);
+        break;
+    case VMMC__PKT_FETCH_REQ:
+        rx_fetch_req(fw, &h);
+        break;
+    case VMMC__PKT_FETCH_REP:
+        rx_fetch_rep(fw, &h);
         break;
     default:
         break;

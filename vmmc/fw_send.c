@@ -16,6 +16,8 @@
 
 #include "vmmc/fw_int.h"
 
+static void job_enqueue(struct vmmc_fw *fw, struct fw_job *j);
+
 static int check_send(struct vmmc_fw *fw, const struct vmmc__cmd *c,
                       struct fw_import **out)
 {
@@ -62,6 +64,12 @@ int fw__send_cmd(struct vmmc_fw *fw, const struct vmmc__cmd *c)
     j->addr = c->addr;
     j->len = c->len;
     j->flags = c->flags;
+    job_enqueue(fw, j);
+    return 1; /* completes later */
+}
+
+static void job_enqueue(struct vmmc_fw *fw, struct fw_job *j)
+{
     j->queued = 1;
     if (fw->sendq_tail)
         fw->sendq_tail->next = j;
@@ -69,7 +77,22 @@ int fw__send_cmd(struct vmmc_fw *fw, const struct vmmc__cmd *c)
         fw->sendq = j;
     fw->sendq_tail = j;
     fw__pump(fw);
-    return 1; /* completes later */
+}
+
+int fw__fetch_reply(struct vmmc_fw *fw, int dst, uint64_t addr, uint64_t len,
+                    uint32_t cookie, uint64_t cmdseq)
+{
+    struct fw_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return VS_ENOMEM;
+    j->fetch_reply = 1;
+    j->cookie = cookie;
+    j->cmdseq = cmdseq;
+    j->dst = dst;
+    j->addr = addr;
+    j->len = len;
+    job_enqueue(fw, j);
+    return VS_OK;
 }
 
 static void job_unqueue(struct vmmc_fw *fw, struct fw_job *j)
@@ -104,7 +127,8 @@ static void job_maybe_complete(struct vmmc_fw *fw, struct fw_job *j)
     if (!done)
         return;
     j->completed = 1;
-    fw__complete(fw, j->slot, j->seq, j->status, 0, 0, 0);
+    if (!j->fetch_reply)
+        fw__complete(fw, j->slot, j->seq, j->status, 0, 0, 0);
 }
 
 static void job_resolved(struct vmmc_fw *fw, struct fw_job *j, int dst,
@@ -177,18 +201,26 @@ static void pkt_ready(struct fw_pkt *p)
     struct vmmc__hdr *h = (struct vmmc__hdr *)p->buf;
     int last = p->msg_pos + paylen == j->len;
     memset(h, 0, HDR);
-    h->type = VMMC__PKT_DATA;
-    h->flags = (uint8_t)((last ? VMMC__PF_LAST : 0) |
-                         (last && (j->flags & VMMC_SEND_NOTIFY)
-                              ? VMMC__PF_NOTIFY
-                              : 0));
     h->src = (uint16_t)fw->nic->node;
-    h->export_id = j->export_id;
-    h->gen = j->gen;
     h->len = paylen;
-    h->off = j->off + p->msg_pos;
-    h->msg_off = j->off;
-    h->msg_len = j->len;
+    if (j->fetch_reply) {
+        h->type = VMMC__PKT_FETCH_DATA;
+        h->cookie = j->cookie;
+        h->msg_off = j->cmdseq;
+        h->off = p->msg_pos;
+        h->msg_len = j->len;
+    } else {
+        h->type = VMMC__PKT_DATA;
+        h->flags = (uint8_t)((last ? VMMC__PF_LAST : 0) |
+                             (last && (j->flags & VMMC_SEND_NOTIFY)
+                                  ? VMMC__PF_NOTIFY
+                                  : 0));
+        h->export_id = j->export_id;
+        h->gen = j->gen;
+        h->off = j->off + p->msg_pos;
+        h->msg_off = j->off;
+        h->msg_len = j->len;
+    }
     fw->st.packets_out++;
     fw->st.bytes_out += paylen;
     p->reliable = 1;

@@ -7,6 +7,8 @@
  * errors come back at once, but the NIC enforces protection on its own.
  */
 #include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,7 +55,28 @@ struct vmmc_ctx {
     int sticky;
     int in_handler;
     struct vmmc_stats st;
+    const char *slot_op[VMMC__CMDQ_LEN]; /* the call behind each command */
+    char errmsg[200];
 };
+
+/* Records why a call failed (naming the call) and returns rc. */
+static int fail(vmmc_ctx *ctx, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(vmmc_ctx *ctx, int rc, const char *fmt, ...)
+{
+    if (ctx) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(ctx->errmsg, sizeof ctx->errmsg, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < sizeof ctx->errmsg)
+            snprintf(ctx->errmsg + n, sizeof ctx->errmsg - (size_t)n, " (%s)",
+                     vs_strerror(rc));
+    }
+    return rc;
+}
+
+const char *vmmc_errmsg(const vmmc_ctx *ctx) { return ctx ? ctx->errmsg : ""; }
 
 static void drain_notes(vmmc_ctx *ctx);
 
@@ -87,6 +110,9 @@ static int reap(vmmc_ctx *ctx, uint32_t slot)
     ctx->ops->wait(ctx->h, slot_done, &w, -1);
     int status = ctx->compl[slot].status;
     ctx->pending_seq[slot] = 0;
+    if (status)
+        fail(ctx, status, "%s: the NIC answered",
+             ctx->slot_op[slot] ? ctx->slot_op[slot] : "vmmc");
     vmmc_req *req = ctx->pending_req[slot];
     ctx->pending_req[slot] = NULL;
     if (req) {
@@ -98,10 +124,35 @@ static int reap(vmmc_ctx *ctx, uint32_t slot)
     return status;
 }
 
+static const char *op_name(uint16_t op)
+{
+    switch (op) {
+    case VMMC__OP_SEND:
+        return "vmmc_send";
+    case VMMC__OP_FETCH:
+        return "vmmc_fetch";
+    case VMMC__OP_REDIRECT:
+        return "vmmc_redirect";
+    case VMMC__OP_EXPORT:
+        return "vmmc_export";
+    case VMMC__OP_UNEXPORT:
+        return "vmmc_unexport";
+    case VMMC__OP_IMPORT:
+        return "vmmc_import";
+    case VMMC__OP_UNIMPORT:
+        return "vmmc_unimport";
+    case VMMC__OP_MAP:
+        return "vmmc (pinning pages)";
+    default:
+        return "vmmc";
+    }
+}
+
 static int post(vmmc_ctx *ctx, struct vmmc__cmd *cmd, vmmc_req *req)
 {
     uint32_t slot = ctx->cmd_tail % VMMC__CMDQ_LEN;
     reap(ctx, slot);
+    ctx->slot_op[slot] = op_name(cmd->op);
     cmd->seq = ctx->cmd_tail + 1;
     ctx->cmd_tail++;
     ctx->pending_seq[slot] = cmd->seq;
@@ -406,11 +457,22 @@ void vmmc_get_stats(vmmc_ctx *ctx, struct vmmc_stats *out) { *out = ctx->st; }
 int vmmc_export(vmmc_ctx *ctx, int export_id, void *buf, size_t len,
                 unsigned perms)
 {
-    if (!ctx || export_id < 0 || export_id >= VMMC_MAX_EXPORTS || !buf ||
-        !len || !perms || (perms & ~(unsigned)(VMMC_PERM_READ | VMMC_PERM_WRITE)))
+    if (!ctx)
         return VS_EINVAL;
+    if (export_id < 0 || export_id >= VMMC_MAX_EXPORTS)
+        return fail(ctx, VS_EINVAL, "vmmc_export: export id %d is not in "
+                                    "0..%d",
+                    export_id, VMMC_MAX_EXPORTS - 1);
+    if (!buf || !len)
+        return fail(ctx, VS_EINVAL, "vmmc_export: empty buffer");
+    if ((uintptr_t)buf + len < (uintptr_t)buf)
+        return fail(ctx, VS_EINVAL, "vmmc_export: length %zu overflows", len);
+    if (!perms || (perms & ~(unsigned)(VMMC_PERM_READ | VMMC_PERM_WRITE)))
+        return fail(ctx, VS_EINVAL, "vmmc_export: bad permissions 0x%x",
+                    perms);
     if (ctx->exports[export_id].valid)
-        return VS_EEXIST;
+        return fail(ctx, VS_EEXIST, "vmmc_export: export id %d is in use",
+                    export_id);
     lib_enter(ctx);
     ctx->ops->compute(ctx->h, ctx->ops->cost(ctx->h, HW_HOST_SYSCALL));
     struct vmmc__cmd c = {.op = VMMC__OP_EXPORT,
@@ -429,7 +491,7 @@ int vmmc_unexport(vmmc_ctx *ctx, int export_id)
 {
     int rc = check_export_id(ctx, export_id);
     if (rc)
-        return rc;
+        return fail(ctx, rc, "vmmc_unexport: no export %d", export_id);
     lib_enter(ctx);
     ctx->ops->compute(ctx->h, ctx->ops->cost(ctx->h, HW_HOST_SYSCALL));
     struct vmmc__cmd c = {.op = VMMC__OP_UNEXPORT,
@@ -447,9 +509,17 @@ int vmmc_unexport(vmmc_ctx *ctx, int export_id)
 int vmmc_import(vmmc_ctx *ctx, int node, int export_id, vmmc_import_t *out,
                 size_t *len)
 {
-    if (!ctx || !out || node < 0 || node >= ctx->h->nnodes ||
-        export_id < 0 || export_id >= VMMC_MAX_EXPORTS)
+    if (!ctx)
         return VS_EINVAL;
+    if (!out)
+        return fail(ctx, VS_EINVAL, "vmmc_import: no place for the handle");
+    if (node < 0 || node >= ctx->h->nnodes)
+        return fail(ctx, VS_EINVAL, "vmmc_import: node %d is not in 0..%d",
+                    node, ctx->h->nnodes - 1);
+    if (export_id < 0 || export_id >= VMMC_MAX_EXPORTS)
+        return fail(ctx, VS_EINVAL, "vmmc_import: export id %d is not in "
+                                    "0..%d",
+                    export_id, VMMC_MAX_EXPORTS - 1);
     lib_enter(ctx);
     ctx->ops->compute(ctx->h, ctx->ops->cost(ctx->h, HW_HOST_SYSCALL));
     struct vmmc__cmd c = {.op = VMMC__OP_IMPORT,
@@ -471,8 +541,12 @@ int vmmc_import(vmmc_ctx *ctx, int node, int export_id, vmmc_import_t *out,
 
 int vmmc_unimport(vmmc_ctx *ctx, vmmc_import_t imp)
 {
-    if (!ctx || imp < 0 || imp >= VMMC_MAX_IMPORTS || !ctx->imports[imp].valid)
-        return VS_EBADF;
+    if (!ctx)
+        return VS_EINVAL;
+    if (imp < 0 || imp >= VMMC_MAX_IMPORTS || !ctx->imports[imp].valid)
+        return fail(ctx, VS_EBADF, "vmmc_unimport: %d is not an import "
+                                   "handle",
+                    imp);
     lib_enter(ctx);
     struct vmmc__cmd c = {.op = VMMC__OP_UNIMPORT, .handle = (uint32_t)imp};
     int rc = call(ctx, &c, NULL);
@@ -535,19 +609,31 @@ static int ensure_mapped(vmmc_ctx *ctx, uintptr_t addr, size_t len)
 int vmmc_send(vmmc_ctx *ctx, vmmc_import_t imp, size_t off, const void *src,
               size_t len, unsigned flags, vmmc_req *req)
 {
-    if (!ctx || (len && !src) || (flags & ~(unsigned)VMMC_SEND_NOTIFY))
+    if (!ctx)
         return VS_EINVAL;
+    if ((len && !src) || (flags & ~(unsigned)VMMC_SEND_NOTIFY))
+        return fail(ctx, VS_EINVAL, "vmmc_send: %s",
+                    len && !src ? "no source buffer" : "unknown flags");
+    if ((uintptr_t)src + len < (uintptr_t)src)
+        return fail(ctx, VS_EINVAL, "vmmc_send: length %zu overflows the "
+                                    "source address",
+                    len);
     if (imp < 0 || imp >= VMMC_MAX_IMPORTS || !ctx->imports[imp].valid)
-        return VS_EBADF;
+        return fail(ctx, VS_EBADF, "vmmc_send: %d is not an import handle",
+                    imp);
     const struct lib_import *im = &ctx->imports[imp];
     if (!(im->perms & VMMC_PERM_WRITE))
-        return VS_EPERM;
+        return fail(ctx, VS_EPERM, "vmmc_send: export %d of node %d is not "
+                                   "writable",
+                    im->export_id, im->node);
     if (off > im->len || len > im->len - off)
-        return VS_ERANGE;
+        return fail(ctx, VS_ERANGE, "vmmc_send: offset %zu + length %zu is "
+                                    "outside the %llu-byte import",
+                    off, len, (unsigned long long)im->len);
     lib_enter(ctx);
     int rc = ensure_mapped(ctx, (uintptr_t)src, len);
     if (rc)
-        return rc;
+        return fail(ctx, rc, "vmmc_send: cannot pin the source pages");
     struct vmmc__cmd c = {.op = VMMC__OP_SEND,
                           .flags = (uint16_t)flags,
                           .handle = (uint32_t)imp,
@@ -626,4 +712,74 @@ int vmmc_wait_until(vmmc_ctx *ctx, hw_ready_fn ready, void *arg,
     drain_notes(ctx);
     struct until_wait w = {ctx, ready, arg};
     return ctx->ops->wait(ctx->h, until_ready, &w, timeout);
+}
+
+/* ---- Remote fetch and transfer redirection ---- */
+
+int vmmc_fetch(vmmc_ctx *ctx, vmmc_import_t imp, size_t off, void *dst,
+               size_t len, vmmc_req *req)
+{
+    if (!ctx)
+        return VS_EINVAL;
+    if (len && !dst)
+        return fail(ctx, VS_EINVAL, "vmmc_fetch: no destination buffer");
+    if ((uintptr_t)dst + len < (uintptr_t)dst)
+        return fail(ctx, VS_EINVAL, "vmmc_fetch: length %zu overflows the "
+                                    "destination address",
+                    len);
+    if (imp < 0 || imp >= VMMC_MAX_IMPORTS || !ctx->imports[imp].valid)
+        return fail(ctx, VS_EBADF, "vmmc_fetch: %d is not an import handle",
+                    imp);
+    const struct lib_import *im = &ctx->imports[imp];
+    if (!(im->perms & VMMC_PERM_READ))
+        return fail(ctx, VS_EPERM, "vmmc_fetch: export %d of node %d is not "
+                                   "readable",
+                    im->export_id, im->node);
+    if (off > im->len || len > im->len - off)
+        return fail(ctx, VS_ERANGE, "vmmc_fetch: offset %zu + length %zu is "
+                                    "outside the %llu-byte import",
+                    off, len, (unsigned long long)im->len);
+    lib_enter(ctx);
+    int rc = ensure_mapped(ctx, (uintptr_t)dst, len);
+    if (rc)
+        return fail(ctx, rc, "vmmc_fetch: cannot pin the destination pages");
+    struct vmmc__cmd c = {.op = VMMC__OP_FETCH,
+                          .handle = (uint32_t)imp,
+                          .addr = (uintptr_t)dst,
+                          .len = len,
+                          .off = off};
+    return post(ctx, &c, req);
+}
+
+int vmmc_redirect(vmmc_ctx *ctx, int export_id, size_t off, size_t len,
+                  void *buf, vmmc_req *req)
+{
+    if (!ctx)
+        return VS_EINVAL;
+    if (export_id < 0 || export_id >= VMMC_MAX_EXPORTS ||
+        !ctx->exports[export_id].valid)
+        return fail(ctx, export_id < 0 || export_id >= VMMC_MAX_EXPORTS
+                             ? VS_EINVAL
+                             : VS_ENOENT,
+                    "vmmc_redirect: no export %d", export_id);
+    if (!len || !buf)
+        return fail(ctx, VS_EINVAL, "vmmc_redirect: empty buffer");
+    if ((uintptr_t)buf + len < (uintptr_t)buf)
+        return fail(ctx, VS_EINVAL, "vmmc_redirect: length %zu overflows",
+                    len);
+    const struct lib_export *e = &ctx->exports[export_id];
+    if (off > e->len || len > e->len - off)
+        return fail(ctx, VS_ERANGE, "vmmc_redirect: offset %zu + length %zu "
+                                    "is outside the %zu-byte export",
+                    off, len, e->len);
+    lib_enter(ctx);
+    int rc = ensure_mapped(ctx, (uintptr_t)buf, len);
+    if (rc)
+        return fail(ctx, rc, "vmmc_redirect: cannot pin the buffer");
+    struct vmmc__cmd c = {.op = VMMC__OP_REDIRECT,
+                          .handle = (uint32_t)export_id,
+                          .addr = (uintptr_t)buf,
+                          .len = len,
+                          .off = off};
+    return post(ctx, &c, req);
 }

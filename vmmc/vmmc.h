@@ -96,6 +96,28 @@ int vmmc_send_sync(vmmc_ctx *ctx, vmmc_import_t imp, size_t off,
  * posted without a req since the last flush. */
 int vmmc_flush(vmmc_ctx *ctx);
 
+/* Remote fetch: reads len bytes at offset off of the imported buffer into
+ * dst (local memory).  Asynchronous like vmmc_send; vmmc_wait(req) returns
+ * once the bytes are in dst.  The import must have VMMC_PERM_READ; the
+ * owner's NIC checks permission and bounds again.  Errors: VS_EBADF,
+ * VS_EPERM, VS_ERANGE, VS_EINVAL; from the owner VS_ENOENT (withdrawn). */
+int vmmc_fetch(vmmc_ctx *ctx, vmmc_import_t imp, size_t off, void *dst,
+               size_t len, vmmc_req *req);
+
+/* Transfer redirection: the next len bytes that arrive for [off, off+len)
+ * of export export_id are written to buf (buf + (position - off)) instead
+ * of the exported buffer; data arriving before this call lands in the
+ * export as usual.  vmmc_wait(req) returns once the whole range has landed
+ * in buf (VS_ENOENT if the export is withdrawn first).  One pending
+ * redirection per export: VS_EBUSY otherwise. */
+int vmmc_redirect(vmmc_ctx *ctx, int export_id, size_t off, size_t len,
+                  void *buf, vmmc_req *req);
+
+/* A one-line description of the last error a call of this context
+ * returned, naming the call ("vmmc_send: offset 8 + length 4096 is outside
+ * the 4096-byte import"); "" if none. */
+const char *vmmc_errmsg(const vmmc_ctx *ctx);
+
 /* Blocks until the 32-bit word at addr (in this process's memory, written
  * by incoming transfers) equals value, or timeout (< 0: forever) passes:
  * VS_ETIMEDOUT.  This is how a receiver spins on a flag. */

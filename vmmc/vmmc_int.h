@@ -24,6 +24,8 @@ enum vmmc__op {
     VMMC__OP_IMPORT,   /* off: node; handle: remote export id */
     VMMC__OP_UNIMPORT, /* handle: import handle */
     VMMC__OP_SEND,     /* handle: import; off; addr; len; flags */
+    VMMC__OP_FETCH,    /* handle: import; off; addr: local dst; len */
+    VMMC__OP_REDIRECT, /* handle: export id; off; len; addr: local buffer */
 };
 
 /* One command, written by the host with a single PIO write.  The slot is
@@ -71,7 +73,11 @@ enum vmmc__pkt_type {
     VMMC__PKT_IMPORT_REP,
     VMMC__PKT_NACK, /* revokes the sender's imports of a refused export */
     VMMC__PKT_ACK,  /* a bare acknowledgement (never sequenced) */
+    VMMC__PKT_FETCH_REQ,  /* read export_id/gen [off, off+msg_len) */
+    VMMC__PKT_FETCH_DATA, /* a piece of the answer, at off in the fetch */
+    VMMC__PKT_FETCH_REP,  /* a refused fetch: status */
 };
+#define VMMC__PKT_LAST_TYPE VMMC__PKT_FETCH_REP
 
 enum vmmc__pkt_flags {
     VMMC__PF_LAST = 1,     /* last packet of a message */

@@ -13,76 +13,7 @@
 #include "util/err.h"
 #include "vmmc/vmmc.h"
 #include "vmmc/vmmc_int.h"
-
-/* ---- helpers ---- */
-
-static void pattern(unsigned char *p, size_t len, uint32_t seed)
-{
-    uint32_t x = seed * 2654435761u + 1;
-    for (size_t i = 0; i < len; i++) {
-        x = x * 1103515245u + 12345u;
-        p[i] = (unsigned char)(x >> 16);
-    }
-}
-
-static int import_retry(vmmc_ctx *ctx, hw_host *h, int node, int id,
-                        vmmc_import_t *out)
-{
-    int rc;
-    for (int i = 0; i < 1000; i++) {
-        rc = vmmc_import(ctx, node, id, out, NULL);
-        if (rc != VS_ENOENT)
-            return rc;
-        h->ops->compute(h, 50 * HW_US);
-    }
-    return rc;
-}
-
-/* A shared "phase" word per node: each node exports a 64-byte control
- * area as export 63, and peers write phase numbers into it. */
-#define CTRL_ID 63
-
-struct ctl {
-    vmmc_ctx *ctx;
-    hw_host *h;
-    uint32_t *mine; /* exported */
-    uint32_t *src;
-    vmmc_import_t peer_ctl;
-};
-
-static void ctl_open(struct ctl *c, hw_host *h, int peer)
-{
-    memset(c, 0, sizeof *c);
-    c->h = h;
-    TH_EXPECT_RC(vmmc_open(&c->ctx, h), VS_OK);
-    c->mine = aligned_alloc(64, 64);
-    c->src = aligned_alloc(64, 64);
-    memset(c->mine, 0, 64);
-    memset(c->src, 0, 64);
-    TH_EXPECT_RC(vmmc_export(c->ctx, CTRL_ID, c->mine, 64, VMMC_PERM_WRITE),
-                 VS_OK);
-    if (peer >= 0)
-        TH_EXPECT_RC(import_retry(c->ctx, h, peer, CTRL_ID, &c->peer_ctl),
-                     VS_OK);
-}
-
-static void ctl_signal(struct ctl *c, uint32_t phase)
-{
-    *c->src = phase;
-    TH_EXPECT_RC(vmmc_send_sync(c->ctx, c->peer_ctl, 0, c->src, 4, 0), VS_OK);
-}
-
-static void ctl_await(struct ctl *c, uint32_t phase)
-{
-    TH_EXPECT_RC(vmmc_wait_u32(c->ctx, c->mine, phase, 100 * HW_MS), VS_OK);
-}
-
-static void ctl_close(struct ctl *c)
-{
-    TH_EXPECT_RC(vmmc_close(c->ctx), VS_OK);
-    free(c->mine);
-    free(c->src);
-}
+#include "tests/vmmc/helpers.h"
 
 /* ---- data integrity across sizes and alignments ---- */
 
@@ -121,7 +52,7 @@ static void data_node(hw_host *h, void *arg)
                      "notification %zu: export %d src %d off %llu len %llu",
                      i, n.export_id, n.src_node,
                      (unsigned long long)n.offset, (unsigned long long)n.len);
-            pattern(want, sizes[i], (uint32_t)i);
+            th_pattern(want, sizes[i], (uint32_t)i);
             TH_CHECK(!memcmp(buf + region_off(i), want, sizes[i]),
                      "message %zu (%zu bytes) arrived corrupted", i,
                      sizes[i]);
@@ -148,7 +79,7 @@ static void data_node(hw_host *h, void *arg)
         unsigned char *src = malloc((1 << 20) + 64);
         for (size_t i = 0; i < NSIZES; i++) {
             unsigned char *s = src + 13; /* not page aligned */
-            pattern(s, sizes[i], (uint32_t)i);
+            th_pattern(s, sizes[i], (uint32_t)i);
             TH_EXPECT_RC(vmmc_send_sync(c.ctx, imp, region_off(i), s,
                                         sizes[i], VMMC_SEND_NOTIFY),
                          VS_OK);
@@ -450,11 +381,11 @@ static void allpairs_node(hw_host *h, void *arg)
     memset(count, 0, 64);
     TH_EXPECT_RC(vmmc_export(ctx, 0, in, NN * SLOT, VMMC_PERM_WRITE), VS_OK);
     unsigned char *out = malloc(SLOT);
-    pattern(out, SLOT, (uint32_t)me);
+    th_pattern(out, SLOT, (uint32_t)me);
     for (int k = 1; k < n; k++) {
         int peer = (me + k) % n;
         vmmc_import_t imp;
-        TH_EXPECT_RC(import_retry(ctx, h, peer, 0, &imp), VS_OK);
+        TH_EXPECT_RC(th_import_retry(ctx, h, peer, 0, &imp), VS_OK);
         TH_EXPECT_RC(vmmc_send(ctx, imp, (size_t)me * SLOT, out, SLOT,
                                VMMC_SEND_NOTIFY, NULL),
                      VS_OK);
@@ -470,7 +401,7 @@ static void allpairs_node(hw_host *h, void *arg)
     for (int p = 0; p < n; p++) {
         if (p == me)
             continue;
-        pattern(want, SLOT, (uint32_t)p);
+        th_pattern(want, SLOT, (uint32_t)p);
         TH_CHECK(!memcmp(in + p * SLOT, want, SLOT),
                  "node %d: data from node %d is wrong", me, p);
     }
