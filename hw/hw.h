@@ -158,6 +158,7 @@ struct hw_nic {
     unsigned max_retries;  /* timeouts in a row before a peer is unreachable */
     hw_time_t ack_delay;   /* an acknowledgement waits this long for a ride */
     unsigned window;       /* data packets in flight per peer */
+    unsigned utlb_entries; /* translation cache entries in SRAM */
 };
 
 #endif

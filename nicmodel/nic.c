@@ -647,7 +647,8 @@ int nicm_cluster_create(nicm_cluster **out, const struct nicm_profile *prof,
                                  .rto = prof->rto,
                                  .max_retries = prof->max_retries,
                                  .ack_delay = prof->ack_delay,
-                                 .window = prof->window};
+                                 .window = prof->window,
+                                 .utlb_entries = prof->utlb_entries};
         n->rx_free = prof->recv_buffers;
         n->sram_used = rxbytes; /* The receive buffers live in SRAM. */
         n->st.sram_peak = rxbytes;

@@ -43,6 +43,7 @@ static const struct key keys[] = {
     {"nic", "max_packet", K_U32, F(max_packet), 64, 1 << 24, 0},
     {"nic", "wire_overhead_bytes", K_U32, F(wire_overhead_bytes), 0, 4096, 0},
     {"nic", "net_dma_setup_ns", K_NS, F(net_dma_setup), 0, 1e9, 0},
+    {"nic", "utlb_entries", K_U32, F(utlb_entries), 1, 1 << 20, 0},
 #define FW_KEY_(name, key)                                                  \
     {"firmware", key, K_U32, F(fw_cycles) + name * sizeof(uint32_t), 0, 1e7, 0},
     HW_FW_COSTS(FW_KEY_)

@@ -31,6 +31,7 @@ struct nicm_profile {
     uint32_t max_packet;          /* firmware packet, header + payload */
     uint32_t wire_overhead_bytes; /* route, type and CRC bytes on the wire */
     hw_time_t net_dma_setup;      /* per packet, send-DMA and receive-DMA */
+    uint32_t utlb_entries;        /* translation cache entries in SRAM */
     /* [firmware] cycles per work class */
     uint32_t fw_cycles[HW_FW_NCOSTS];
     /* [reliability] the firmware's link protocol */

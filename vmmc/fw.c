@@ -48,39 +48,7 @@ void fw__complete(struct vmmc_fw *fw, uint32_t slot, uint32_t seq, int status,
     (void)rc;
 }
 
-/* ---- Sender-side translation (pinned pages) ---- */
-
-static uint32_t xlate_hash(uint64_t page)
-{
-    return (uint32_t)((page * 0x9E3779B97F4A7C15ull) >> 40) %
-           VMMC__XLATE_SLOTS;
-}
-
-int fw__xlate_find(const struct vmmc_fw *fw, uint64_t page)
-{
-    for (uint32_t i = xlate_hash(page), n = 0; n < VMMC__XLATE_SLOTS;
-         n++, i = (i + 1) % VMMC__XLATE_SLOTS) {
-        if (fw->xlate[i] == page + 1)
-            return 1;
-        if (fw->xlate[i] == 0)
-            return 0;
-    }
-    return 0;
-}
-
-static int xlate_insert(struct vmmc_fw *fw, uint64_t page)
-{
-    if (fw__xlate_find(fw, page))
-        return VS_OK;
-    if (fw->xlate_used + 1 >= VMMC__XLATE_SLOTS)
-        return VS_ENOSPC;
-    uint32_t i = xlate_hash(page);
-    while (fw->xlate[i])
-        i = (i + 1) % VMMC__XLATE_SLOTS;
-    fw->xlate[i] = page + 1;
-    fw->xlate_used++;
-    return VS_OK;
-}
+/* ---- Pages ---- */
 
 uint64_t fw__npages(uint64_t addr, uint64_t len, uint64_t ps)
 {
@@ -179,27 +147,23 @@ static void run_cmd(struct vmmc_fw *fw, const struct vmmc__cmd *c)
 {
     uint32_t slot = (c->seq - 1) % VMMC__CMDQ_LEN;
     int rc = VS_OK;
-    uint64_t ps = fw->nic->page_size;
     fw->st.cmds++;
     switch (c->op) {
     case VMMC__OP_OPEN:
         if (!c->addr) { /* close: answer on the old ring, then detach */
             fw__complete(fw, slot, c->seq, VS_OK, 0, 0, 0);
             fw->opened = 0;
+            fw->utlb_table = 0;
+            fw__utlb_flush(fw);
             return;
         }
         fw->compl_ring = c->addr;
         fw->notify_ring = c->off;
+        fw->utlb_table = c->len;
+        fw__utlb_flush(fw);
         fw->note_head = 0;
         fw->opened = 1;
         break;
-    case VMMC__OP_MAP: {
-        uint64_t first = c->addr / ps, n = fw__npages(c->addr, c->len, ps);
-        fw__charge(fw, HW_FW_XLATE_PAGE, (uint32_t)n);
-        for (uint64_t p = 0; p < n && !rc; p++)
-            rc = xlate_insert(fw, first + p);
-        break;
-    }
     case VMMC__OP_EXPORT:
         rc = cmd_export(fw, c);
         break;
@@ -272,15 +236,15 @@ int vmmc_fw_boot(vmmc_fw **out, hw_nic *nic)
     fw->npool = nic->send_buffers ? nic->send_buffers : 2;
     fw->payload_max = nic->max_packet - HDR;
     fw->win = fw->ops->sram_alloc(nic, sizeof *fw->win);
-    fw->xlate = fw->ops->sram_alloc(nic, VMMC__XLATE_SLOTS * sizeof(uint64_t));
     fw->compl_scratch = fw->ops->sram_alloc(
         nic, VMMC__CMDQ_LEN * sizeof(struct vmmc__compl));
     fw->note_scratch = fw->ops->sram_alloc(
         nic, VMMC__NOTIFY_LEN * sizeof(struct vmmc__notify_rec));
     fw->pool = calloc(fw->npool, sizeof *fw->pool);
     fw->blocked = calloc((size_t)nic->nnodes, 1);
-    int ok = fw->blocked && fw->win && fw->xlate && fw->compl_scratch && fw->note_scratch &&
-             fw->pool && fw__link_init(fw) == VS_OK;
+    int ok = fw->blocked && fw->win && fw->compl_scratch &&
+             fw->note_scratch && fw->pool && fw__link_init(fw) == VS_OK &&
+             fw__utlb_init(fw) == VS_OK;
     for (unsigned i = 0; ok && i < fw->npool; i++) {
         fw->pool[i].fw = fw;
         fw->pool[i].pooled = 1;
@@ -317,7 +281,7 @@ void vmmc_fw_halt(vmmc_fw *fw)
     free(fw->pool);
     free(fw->blocked);
     fw->ops->sram_free(nic, fw->win, sizeof *fw->win);
-    fw->ops->sram_free(nic, fw->xlate, VMMC__XLATE_SLOTS * sizeof(uint64_t));
+    fw__utlb_fini(fw);
     fw->ops->sram_free(nic, fw->compl_scratch,
                        VMMC__CMDQ_LEN * sizeof(struct vmmc__compl));
     fw->ops->sram_free(nic, fw->note_scratch,

@@ -25,6 +25,8 @@ struct vmmc_fw_stats {
     uint64_t stale_drops;   /* arrivals from an abandoned epoch */
     uint64_t malformed;     /* arrivals that did not parse */
     uint64_t peer_failures; /* peers declared unreachable */
+    /* The UTLB translation cache. */
+    uint64_t utlb_hits, utlb_misses, utlb_lookups, utlb_evictions;
 };
 
 /* Loads the firmware on nic: allocates its tables in SRAM and registers its

@@ -71,7 +71,11 @@ struct fw_job {
     int status;      /* first error seen */
     int queued;      /* still in the send queue */
     int completed;   /* completion posted to the host */
+    int xlating;     /* a chunk waits for its translations */
 };
+
+/* One translation request of the UTLB (fw_utlb.c). */
+typedef void (*fw_xlate_done)(void *arg, int status);
 
 /* A packet buffer in SRAM.  Data packets come from a fixed pool (the send
  * window); control packets are allocated one by one. */
@@ -131,8 +135,14 @@ struct vmmc_fw {
     struct fw_export exports[VMMC_MAX_EXPORTS];
     struct fw_import imports[VMMC_MAX_IMPORTS];
     struct fw_fetch fetches[VMMC__CMDQ_LEN];
-    uint64_t *xlate; /* open addressing: page number + 1, 0 = empty */
-    uint32_t xlate_used;
+    /* The UTLB: the host table's address and the SRAM cache. */
+    uint64_t utlb_table;
+    struct fw_utlb_line *utlb;
+    struct vmmc__utlb_entry *utlb_probe; /* where a lookup DMA lands */
+    unsigned utlb_sets, utlb_ways;
+    uint64_t utlb_clock;
+    struct fw_xlate_req *xq, *xq_tail; /* translations in order */
+    int xq_busy;
     struct fw_job *sendq, *sendq_tail;
     struct fw_pkt *pool;
     unsigned npool;
@@ -155,11 +165,22 @@ void fw__charge(struct vmmc_fw *fw, enum hw_fw_cost c, uint32_t n);
 void fw__complete(struct vmmc_fw *fw, uint32_t slot, uint32_t seq, int status,
                   uint64_t aux, uint64_t aux2, uint32_t aux3);
 void fw__noop_done(void *arg, int status);
-int fw__xlate_find(const struct vmmc_fw *fw, uint64_t page);
 uint64_t fw__npages(uint64_t addr, uint64_t len, uint64_t ps);
 void fw__import_reply(struct vmmc_fw *fw, const struct vmmc__hdr *h);
 /* A peer became unreachable: fail what waits on it. */
 void fw__peer_failed(struct vmmc_fw *fw, int node);
+
+/* fw_utlb.c */
+int fw__utlb_init(struct vmmc_fw *fw);
+void fw__utlb_fini(struct vmmc_fw *fw);
+/* Translates every page of [addr, addr+len) of the host process through
+ * the UTLB cache, reading its table by DMA on a miss; then done(arg, 0),
+ * or done(arg, VS_EFAULT) if a page is not pinned.  Requests complete in
+ * the order they were made; done may run before fw__xlate returns. */
+void fw__xlate(struct vmmc_fw *fw, uint64_t addr, uint64_t len,
+               fw_xlate_done done, void *arg);
+/* Forgets every cached translation (the process detached). */
+void fw__utlb_flush(struct vmmc_fw *fw);
 
 /* fw_send.c */
 int fw__send_cmd(struct vmmc_fw *fw, const struct vmmc__cmd *c);

@@ -245,14 +245,45 @@ static void rx_data(struct vmmc_fw *fw, void *pkt, const struct vmmc__hdr *h)
 
 /* ---- Redirection and fetch commands ---- */
 
-static int pages_mapped(struct vmmc_fw *fw, uint64_t addr, uint64_t len)
+/* A fetch or redirection command waiting for its buffer's translations. */
+struct pending_cmd {
+    struct vmmc_fw *fw;
+    struct vmmc__cmd c;
+};
+
+static void redirect_xlated(void *arg, int status)
 {
-    uint64_t ps = fw->nic->page_size;
-    uint64_t first = addr / ps, n = fw__npages(addr, len, ps);
-    fw__charge(fw, HW_FW_XLATE_PAGE, (uint32_t)n);
-    for (uint64_t p = 0; p < n; p++)
-        if (!fw__xlate_find(fw, first + p))
-            return 0;
+    struct pending_cmd *pc = arg;
+    struct vmmc_fw *fw = pc->fw;
+    const struct vmmc__cmd *c = &pc->c;
+    uint32_t slot = (c->seq - 1) % VMMC__CMDQ_LEN;
+    struct fw_export *e = &fw->exports[c->handle];
+    if (!status && !e->valid)
+        status = VS_ENOENT;
+    if (!status && e->redir.active)
+        status = VS_EBUSY;
+    if (status) {
+        fw__complete(fw, slot, c->seq, status, 0, 0, 0);
+    } else {
+        e->redir = (struct fw_redirect){.active = 1,
+                                        .off = c->off,
+                                        .len = c->len,
+                                        .buf = c->addr,
+                                        .slot = slot,
+                                        .seq = c->seq};
+    }
+    free(pc);
+}
+
+static int defer(struct vmmc_fw *fw, const struct vmmc__cmd *c,
+                 fw_xlate_done done)
+{
+    struct pending_cmd *pc = malloc(sizeof *pc);
+    if (!pc)
+        return VS_ENOMEM;
+    pc->fw = fw;
+    pc->c = *c;
+    fw__xlate(fw, c->addr, c->len, done, pc);
     return 1;
 }
 
@@ -265,15 +296,44 @@ int fw__redirect_cmd(struct vmmc_fw *fw, const struct vmmc__cmd *c)
         return VS_ERANGE;
     if (e->redir.active)
         return VS_EBUSY;
-    if (!c->addr || !pages_mapped(fw, c->addr, c->len))
+    if (!c->addr || c->addr + c->len < c->addr)
         return VS_EFAULT;
-    e->redir = (struct fw_redirect){.active = 1,
-                                    .off = c->off,
-                                    .len = c->len,
-                                    .buf = c->addr,
-                                    .slot = (c->seq - 1) % VMMC__CMDQ_LEN,
-                                    .seq = c->seq};
-    return 1; /* completes when the range has landed */
+    /* Active once its buffer's pages are known to be pinned; it then
+     * completes when the range has landed. */
+    return defer(fw, c, redirect_xlated);
+}
+
+static void fetch_xlated(void *arg, int status)
+{
+    struct pending_cmd *pc = arg;
+    struct vmmc_fw *fw = pc->fw;
+    const struct vmmc__cmd *c = &pc->c;
+    uint32_t slot = (c->seq - 1) % VMMC__CMDQ_LEN;
+    struct fw_import *im = &fw->imports[c->handle];
+    if (!status && im->state != IMP_VALID)
+        status = im->state == IMP_REVOKED ? im->revoked_status : VS_EBADF;
+    if (!status) {
+        fw->fetches[slot] = (struct fw_fetch){.used = 1,
+                                              .node = im->node,
+                                              .slot = slot,
+                                              .seq = c->seq,
+                                              .dst = c->addr,
+                                              .len = c->len};
+        struct vmmc__hdr q = {.type = VMMC__PKT_FETCH_REQ,
+                              .src = (uint16_t)fw->nic->node,
+                              .export_id = im->export_id,
+                              .gen = im->gen,
+                              .cookie = slot,
+                              .off = c->off,
+                              .msg_off = c->seq,
+                              .msg_len = c->len};
+        status = fw__link_ctrl(fw, im->node, &q);
+        if (status)
+            fw->fetches[slot].used = 0;
+    }
+    if (status)
+        fw__complete(fw, slot, c->seq, status, 0, 0, 0);
+    free(pc);
 }
 
 int fw__fetch_cmd(struct vmmc_fw *fw, const struct vmmc__cmd *c)
@@ -291,29 +351,9 @@ int fw__fetch_cmd(struct vmmc_fw *fw, const struct vmmc__cmd *c)
         return VS_ERANGE;
     if (c->len == 0)
         return VS_OK;
-    if (!c->addr || !pages_mapped(fw, c->addr, c->len))
+    if (!c->addr || c->addr + c->len < c->addr)
         return VS_EFAULT;
-    uint32_t slot = (c->seq - 1) % VMMC__CMDQ_LEN;
-    fw->fetches[slot] = (struct fw_fetch){.used = 1,
-                                          .node = im->node,
-                                          .slot = slot,
-                                          .seq = c->seq,
-                                          .dst = c->addr,
-                                          .len = c->len};
-    struct vmmc__hdr q = {.type = VMMC__PKT_FETCH_REQ,
-                          .src = (uint16_t)fw->nic->node,
-                          .export_id = im->export_id,
-                          .gen = im->gen,
-                          .cookie = slot,
-                          .off = c->off,
-                          .msg_off = c->seq,
-                          .msg_len = c->len};
-    int rc = fw__link_ctrl(fw, im->node, &q);
-    if (rc) {
-        fw->fetches[slot].used = 0;
-        return rc;
-    }
-    return 1;
+    return defer(fw, c, fetch_xlated);
 }
 
 void fw__fail_fetches_to(struct vmmc_fw *fw, int node, int status)

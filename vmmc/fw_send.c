@@ -32,14 +32,8 @@ static int check_send(struct vmmc_fw *fw, const struct vmmc__cmd *c,
         return VS_EPERM;
     if (c->off > im->len || c->len > im->len - c->off)
         return VS_ERANGE;
-    if (c->len && !c->addr)
+    if (c->len && (!c->addr || c->addr + c->len < c->addr))
         return VS_EFAULT;
-    uint64_t ps = fw->nic->page_size;
-    uint64_t first = c->addr / ps, n = fw__npages(c->addr, c->len, ps);
-    fw__charge(fw, HW_FW_XLATE_PAGE, (uint32_t)n);
-    for (uint64_t p = 0; p < n; p++)
-        if (!fw__xlate_find(fw, first + p))
-            return VS_EFAULT;
     *out = im;
     return VS_OK;
 }
@@ -242,6 +236,8 @@ static void pkt_dma_done(void *arg, int status)
         pkt_ready(p);
 }
 
+static void chunk_xlated(void *arg, int status);
+
 static struct fw_pkt *pool_get(struct vmmc_fw *fw)
 {
     for (unsigned i = 0; i < fw->npool; i++)
@@ -259,7 +255,8 @@ static struct fw_job *next_job(struct vmmc_fw *fw)
     for (j = fw->sendq; j; j = j->next) {
         if (any_blocked && fw->blocked[j->dst])
             continue;
-        if (fw->conns[j->dst].inflight < fw->window || !fw->reliable)
+        if (!j->xlating &&
+            (fw->conns[j->dst].inflight < fw->window || !fw->reliable))
             break;
         fw->blocked[j->dst] = 1;
         any_blocked = 1;
@@ -301,22 +298,50 @@ void fw__pump(struct vmmc_fw *fw)
         j->issued += chunk;
         if (j->issued == j->len)
             job_unqueue(fw, j);
-        /* Hold the packet until every DMA is queued. */
-        p->pending_dmas = 1;
-        for (uint64_t k = 0; k < chunk;) {
-            uint64_t piece = ps - (src + k) % ps;
-            if (piece > chunk - k)
-                piece = chunk - k;
-            p->pending_dmas++;
-            int rc = fw->ops->host_dma(fw->nic, HW_DMA_TO_NIC,
-                                       (void *)(uintptr_t)(src + k),
-                                       p->buf + HDR + k, piece, pkt_dma_done,
-                                       p);
-            assert(rc == VS_OK);
-            (void)rc;
-            k += piece;
-        }
-        if (--p->pending_dmas == 0)
-            pkt_ready(p);
+        /* Translate the chunk's pages (the UTLB), then read them. */
+        j->xlating = 1;
+        fw__xlate(fw, src, chunk, chunk_xlated, p);
     }
+}
+
+/* The pages of a packet's chunk are translated: read the chunk. */
+static void chunk_xlated(void *arg, int status)
+{
+    struct fw_pkt *p = arg;
+    struct vmmc_fw *fw = p->fw;
+    struct fw_job *j = p->job;
+    uint64_t ps = fw->nic->page_size;
+    uint64_t chunk = p->len - HDR, src = j->addr + p->msg_pos;
+    j->xlating = 0;
+    if (status) {
+        /* A source page is not pinned: the send fails here; what was
+         * already sent of it stays sent. */
+        fw->st.refused_out++;
+        if (!j->status)
+            j->status = status;
+        if (j->queued)
+            job_unqueue(fw, j);
+        p->done = 1;
+        fw__pkt_resolved(p, status);
+        fw__pkt_free(p);
+        fw__pump(fw);
+        return;
+    }
+    /* Hold the packet until every DMA is queued. */
+    p->pending_dmas = 1;
+    for (uint64_t k = 0; k < chunk;) {
+        uint64_t piece = ps - (src + k) % ps;
+        if (piece > chunk - k)
+            piece = chunk - k;
+        p->pending_dmas++;
+        int rc = fw->ops->host_dma(fw->nic, HW_DMA_TO_NIC,
+                                   (void *)(uintptr_t)(src + k),
+                                   p->buf + HDR + k, piece, pkt_dma_done, p);
+        assert(rc == VS_OK);
+        (void)rc;
+        k += piece;
+    }
+    if (--p->pending_dmas == 0)
+        pkt_ready(p);
+    fw__pump(fw);
 }

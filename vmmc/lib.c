@@ -50,8 +50,10 @@ struct vmmc_ctx {
     size_t q_head, q_len, q_cap;
     struct lib_export exports[VMMC_MAX_EXPORTS];
     struct lib_import imports[VMMC_MAX_IMPORTS];
-    struct range *mapped;
+    struct range *mapped; /* what is pinned, as a quick check */
     size_t nmapped, cap_mapped;
+    struct vmmc__utlb_entry *utlb; /* the UTLB table the NIC reads */
+    uint32_t utlb_used;
     int sticky;
     int in_handler;
     struct vmmc_stats st;
@@ -141,8 +143,6 @@ static const char *op_name(uint16_t op)
         return "vmmc_import";
     case VMMC__OP_UNIMPORT:
         return "vmmc_unimport";
-    case VMMC__OP_MAP:
-        return "vmmc (pinning pages)";
     default:
         return "vmmc";
     }
@@ -396,10 +396,12 @@ int vmmc_open(vmmc_ctx **out, hw_host *h)
     ctx->win = ctx->ops->window(h);
     ctx->compl = calloc(VMMC__CMDQ_LEN, sizeof *ctx->compl);
     ctx->notes = calloc(VMMC__NOTIFY_LEN, sizeof *ctx->notes);
-    if (!ctx->win || !ctx->compl || !ctx->notes) {
+    ctx->utlb = calloc(VMMC__UTLB_SLOTS, sizeof *ctx->utlb);
+    if (!ctx->win || !ctx->compl || !ctx->notes || !ctx->utlb) {
         int rc = ctx->win ? VS_ENOMEM : VS_EIO; /* no firmware loaded */
         free(ctx->compl);
         free(ctx->notes);
+        free(ctx->utlb);
         free(ctx);
         return rc;
     }
@@ -407,7 +409,8 @@ int vmmc_open(vmmc_ctx **out, hw_host *h)
     ctx->ops->compute(h, ctx->ops->cost(h, HW_HOST_SYSCALL));
     struct vmmc__cmd c = {.op = VMMC__OP_OPEN,
                           .addr = (uintptr_t)ctx->compl,
-                          .off = (uintptr_t)ctx->notes};
+                          .off = (uintptr_t)ctx->notes,
+                          .len = (uintptr_t)ctx->utlb};
     uint32_t slot = ctx->cmd_tail % VMMC__CMDQ_LEN;
     c.seq = ++ctx->cmd_tail;
     ctx->pending_seq[slot] = c.seq;
@@ -416,6 +419,7 @@ int vmmc_open(vmmc_ctx **out, hw_host *h)
     if (rc) {
         free(ctx->compl);
         free(ctx->notes);
+        free(ctx->utlb);
         free(ctx);
         return rc;
     }
@@ -442,6 +446,7 @@ int vmmc_close(vmmc_ctx *ctx)
     free(ctx->notes);
     free(ctx->queue);
     free(ctx->mapped);
+    free(ctx->utlb);
     free(ctx);
     return rc;
 }
@@ -451,6 +456,8 @@ int vmmc_nnodes(const vmmc_ctx *ctx) { return ctx->h->nnodes; }
 hw_host *vmmc_host(vmmc_ctx *ctx) { return ctx->h; }
 
 void vmmc_get_stats(vmmc_ctx *ctx, struct vmmc_stats *out) { *out = ctx->st; }
+
+static int ensure_mapped(vmmc_ctx *ctx, uintptr_t addr, size_t len);
 
 /* ---- Export and import ---- */
 
@@ -475,6 +482,9 @@ int vmmc_export(vmmc_ctx *ctx, int export_id, void *buf, size_t len,
                     export_id);
     lib_enter(ctx);
     ctx->ops->compute(ctx->h, ctx->ops->cost(ctx->h, HW_HOST_SYSCALL));
+    int prc = ensure_mapped(ctx, (uintptr_t)buf, len);
+    if (prc)
+        return fail(ctx, prc, "vmmc_export: cannot pin the buffer");
     struct vmmc__cmd c = {.op = VMMC__OP_EXPORT,
                           .handle = (uint32_t)export_id,
                           .aux = perms,
@@ -556,8 +566,8 @@ int vmmc_unimport(vmmc_ctx *ctx, vmmc_import_t imp)
 
 /* ---- Sending ---- */
 
-/* Makes sure the pages of [addr, addr+len) are pinned with translations on
- * the NIC (a driver call the first time). */
+/* Makes sure the pages of [addr, addr+len) are pinned and in the UTLB
+ * table the NIC reads (a driver call the first time). */
 static int ensure_mapped(vmmc_ctx *ctx, uintptr_t addr, size_t len)
 {
     if (!len)
@@ -568,11 +578,24 @@ static int ensure_mapped(vmmc_ctx *ctx, uintptr_t addr, size_t len)
     for (size_t i = 0; i < ctx->nmapped; i++)
         if (ctx->mapped[i].start <= start && end <= ctx->mapped[i].end)
             return VS_OK;
+    /* The driver pins the pages and enters them in the UTLB table. */
     ctx->ops->compute(ctx->h, ctx->ops->cost(ctx->h, HW_HOST_SYSCALL));
-    struct vmmc__cmd c = {.op = VMMC__OP_MAP, .addr = start, .len = end - start};
-    int rc = call(ctx, &c, NULL);
-    if (rc)
-        return rc;
+    for (uint64_t a = start; a < end; a += page) {
+        uint64_t vpage = a / page;
+        uint32_t i = vmmc__utlb_hash(vpage), probes = 0;
+        while (ctx->utlb[i].vpage_plus1 && ctx->utlb[i].vpage_plus1 != vpage + 1) {
+            i = (i + 1) % VMMC__UTLB_SLOTS;
+            if (++probes >= VMMC__UTLB_MAX_PROBES)
+                return VS_ENOSPC;
+        }
+        if (!ctx->utlb[i].vpage_plus1) {
+            if (ctx->utlb_used + 1 >= VMMC__UTLB_SLOTS / 2)
+                return VS_ENOSPC; /* keep probing short */
+            ctx->utlb[i].paddr = a; /* simulated memory: identity */
+            ctx->utlb[i].vpage_plus1 = vpage + 1;
+            ctx->utlb_used++;
+        }
+    }
     /* Merge into the sorted, disjoint list. */
     if (ctx->nmapped == ctx->cap_mapped) {
         size_t cap = ctx->cap_mapped ? ctx->cap_mapped * 2 : 8;

@@ -13,12 +13,29 @@
 
 #define VMMC__CMDQ_LEN 32   /* command slots; also completion slots */
 #define VMMC__NOTIFY_LEN 64 /* notification ring in host memory */
-#define VMMC__XLATE_SLOTS 8192 /* sender-side translation entries */
+
+/* The UTLB: each process's translation table lives in its own (pinned)
+ * host memory, written by the library's driver part when it pins pages;
+ * the NIC caches entries in SRAM and reads the table by DMA on a miss.
+ * Open addressing, linear probing, keyed by virtual page number + 1. */
+#define VMMC__UTLB_SLOTS 65536u
+#define VMMC__UTLB_MAX_PROBES 32u
+
+struct vmmc__utlb_entry {
+    uint64_t vpage_plus1; /* 0: empty */
+    uint64_t paddr;       /* the page's physical address */
+};
+
+static inline uint32_t vmmc__utlb_hash(uint64_t vpage)
+{
+    return (uint32_t)((vpage * 0x9E3779B97F4A7C15ull) >> 40) %
+           VMMC__UTLB_SLOTS;
+}
 
 enum vmmc__op {
-    VMMC__OP_OPEN = 1, /* addr: completion ring, off: notify ring */
-    VMMC__OP_MAP,      /* addr, len: pin and enter translations */
-    VMMC__OP_UNMAP,
+    VMMC__OP_OPEN = 1, /* addr: completions, off: notifications, len: UTLB */
+    VMMC__OP_RESERVED_2,
+    VMMC__OP_RESERVED_3,
     VMMC__OP_EXPORT,   /* handle: id; addr, len; aux: perms */
     VMMC__OP_UNEXPORT, /* handle: id */
     VMMC__OP_IMPORT,   /* off: node; handle: remote export id */
