@@ -43,6 +43,7 @@ struct cli {
     hw_time_t end_time;
     uint64_t events, packets;
     uint64_t retransmissions, timeouts, peer_failures, refused;
+    uint64_t utlb_hits, utlb_misses;
 };
 
 static void usage(FILE *f)
@@ -69,6 +70,8 @@ static void usage(FILE *f)
             "  --count N        bandwidth: messages per size (automatic)\n"
             "  --bidir          bandwidth: stream both ways at once\n"
             "  --verify         check every byte that arrives\n"
+            "  --src-span B     send from successive pages of a B-byte buffer\n"
+            "                   (UTLB studies; pingpong, bandwidth)\n"
             "\nRun options:\n"
             "  --csv            print size_bytes,latency_us,bandwidth_MBps rows\n"
             "  --json           print one JSON object\n"
@@ -194,6 +197,8 @@ static void report(const struct cl_report *rep, void *arg)
         c->timeouts += f->timeouts;
         c->peer_failures += f->peer_failures;
         c->refused += f->refused_in;
+        c->utlb_hits += f->utlb_hits;
+        c->utlb_misses += f->utlb_misses;
     }
     if (c->stats && c->fmt == FMT_TABLE) {
         FILE *f = open_memstream(&c->stats_text, &c->stats_len);
@@ -238,9 +243,10 @@ static void print_rows(const struct cli *c)
                    k->corrupt_delivered, k->duplicates_delivered,
                    k->send_errors);
         printf(",\"retransmissions\":%" PRIu64 ",\"timeouts\":%" PRIu64
-               ",\"peer_failures\":%" PRIu64 ",\"refused\":%" PRIu64,
-               c->retransmissions, c->timeouts, c->peer_failures,
-               c->refused);
+               ",\"peer_failures\":%" PRIu64 ",\"refused\":%" PRIu64
+               ",\"utlb_hits\":%" PRIu64 ",\"utlb_misses\":%" PRIu64,
+               c->retransmissions, c->timeouts, c->peer_failures, c->refused,
+               c->utlb_hits, c->utlb_misses);
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
         printf(",\"sim_time_us\":%.3f,\"wall_s\":%.6f,\"events\":%" PRIu64

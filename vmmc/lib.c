@@ -806,3 +806,14 @@ int vmmc_redirect(vmmc_ctx *ctx, int export_id, size_t off, size_t len,
                           .off = off};
     return post(ctx, &c, req);
 }
+
+int vmmc_pin(vmmc_ctx *ctx, const void *addr, size_t len)
+{
+    if (!ctx)
+        return VS_EINVAL;
+    if (!addr || !len || (uintptr_t)addr + len < (uintptr_t)addr)
+        return fail(ctx, VS_EINVAL, "vmmc_pin: bad buffer");
+    lib_enter(ctx);
+    int rc = ensure_mapped(ctx, (uintptr_t)addr, len);
+    return rc ? fail(ctx, rc, "vmmc_pin: cannot pin %zu bytes", len) : VS_OK;
+}

@@ -96,6 +96,11 @@ int vmmc_send_sync(vmmc_ctx *ctx, vmmc_import_t imp, size_t off,
  * posted without a req since the last flush. */
 int vmmc_flush(vmmc_ctx *ctx);
 
+/* Pins [addr, addr+len) and enters its pages in the process's UTLB table
+ * now, so the first transfer from or into it does not pay for the driver
+ * call.  (Every transfer pins what it touches anyway.) */
+int vmmc_pin(vmmc_ctx *ctx, const void *addr, size_t len);
+
 /* Remote fetch: reads len bytes at offset off of the imported buffer into
  * dst (local memory).  Asynchronous like vmmc_send; vmmc_wait(req) returns
  * once the bytes are in dst.  The import must have VMMC_PERM_READ; the

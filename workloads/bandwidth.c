@@ -50,7 +50,9 @@ static void run(struct wl_env *env)
             wl_fill(&pr, size, tag, o);
             memset(pr.sbuf + size - 4, 0, 4);
             for (int i = 0; i + 1 < count && !rc; i++)
-                rc = vmmc_send(pr.ctx, pr.imp, 0, pr.sbuf, size, 0, NULL);
+                rc = vmmc_send(pr.ctx, pr.imp, 0,
+                               wl_src(&pr, o, size, (uint64_t)i), size, 0,
+                               NULL);
             if (!rc) {
                 memcpy(pr.sbuf2, pr.sbuf, size - 4);
                 memcpy(pr.sbuf2 + size - 4, &tag, 4);

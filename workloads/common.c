@@ -114,6 +114,14 @@ int wl_parse_common(struct wl_opts *o, int argc, char **argv, char *err,
             i++;
         } else if (!strcmp(a, "--bidir")) {
             o->bidir = 1;
+        } else if (!strcmp(a, "--src-span")) {
+            if (!v || wl_parse_u64(v, 4096, 1ull << 30, &x)) {
+                snprintf(err, errlen, "option --src-span: expected a size "
+                                      "from 4K to 1024M");
+                return VS_EINVAL;
+            }
+            o->src_span = x;
+            i++;
         } else if (!strcmp(a, "--verify")) {
             o->verify = 1;
         } else {

@@ -31,7 +31,17 @@ int wl_pair_open(struct wl_env *env, struct wl_pair *pr)
     pr->ack = aligned_alloc(64, 64);
     pr->ack_src = aligned_alloc(64, 64);
     pr->want = o->verify ? malloc(alloc) : NULL;
-    if ((o->verify && !pr->want) || !pr->rbuf || !pr->sbuf || !pr->sbuf2 || !pr->ack || !pr->ack_src) {
+    pr->span = o->src_span
+                   ? aligned_alloc(4096, (o->src_span + 4095) / 4096 * 4096)
+                   : NULL;
+    if (o->src_span && o->src_span < pr->maxsize) {
+        wl_fail(env, "--src-span %llu is smaller than the largest size %llu",
+                (unsigned long long)o->src_span,
+                (unsigned long long)pr->maxsize);
+        goto fail;
+    }
+    if ((o->src_span && !pr->span) || (o->verify && !pr->want) ||
+        !pr->rbuf || !pr->sbuf || !pr->sbuf2 || !pr->ack || !pr->ack_src) {
         wl_fail(env, "out of memory for %llu-byte buffers",
                 (unsigned long long)pr->maxsize);
         goto fail;
@@ -44,6 +54,10 @@ int wl_pair_open(struct wl_env *env, struct wl_pair *pr)
     int rc = vmmc_open(&pr->ctx, env->host);
     if (rc) {
         wl_fail(env, "vmmc_open: %s", vs_strerror(rc));
+        goto fail;
+    }
+    if (pr->span && (rc = vmmc_pin(pr->ctx, pr->span, o->src_span))) {
+        wl_fail(env, "%s", vmmc_errmsg(pr->ctx));
         goto fail;
     }
     int peer = 1 - env->node;
@@ -77,6 +91,7 @@ void wl_pair_close(struct wl_env *env, struct wl_pair *pr)
     free(pr->ack);
     free(pr->ack_src);
     free(pr->want);
+    free(pr->span);
     memset(pr, 0, sizeof *pr);
 }
 
@@ -105,4 +120,16 @@ int wl_check(struct wl_env *env, struct wl_pair *pr, uint64_t size,
             return -1;
         }
     return 0;
+}
+
+unsigned char *wl_src(struct wl_pair *pr, const struct wl_opts *o,
+                      uint64_t size, uint64_t k)
+{
+    if (!pr->span)
+        return pr->sbuf;
+    uint64_t slot = (size + 4095) / 4096 * 4096;
+    uint64_t nslots = o->src_span / slot ? o->src_span / slot : 1;
+    unsigned char *src = pr->span + (k % nslots) * slot;
+    memcpy(src, pr->sbuf, size);
+    return src;
 }

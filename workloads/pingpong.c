@@ -42,8 +42,9 @@ static void run(struct wl_env *env)
                 int sender = leg == 0 ? 0 : 1;
                 if (env->node == sender) {
                     wl_fill(&pr, size, tag, o);
-                    int rc = vmmc_send(pr.ctx, pr.imp, 0, pr.sbuf, size, 0,
-                                       NULL);
+                    int rc = vmmc_send(pr.ctx, pr.imp, 0,
+                                       wl_src(&pr, o, size, (uint64_t)it),
+                                       size, 0, NULL);
                     if (rc) {
                         wl_fail(env, "send of %llu bytes to node %d: %s",
                                 (unsigned long long)size, peer,

@@ -28,6 +28,8 @@ struct wl_opts {
     int bidir;    /* bandwidth: both directions at once */
     int verify;   /* check every received byte */
     uint64_t seed;
+    uint64_t src_span; /* send from successive places of a buffer this big
+                        * (0: always the same buffer); for UTLB studies */
     /* alltoall */
     uint64_t messages;           /* in total, over all senders */
     uint64_t min_size, max_size; /* message sizes, log-uniform */

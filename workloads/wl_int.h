@@ -16,6 +16,7 @@ struct wl_pair {
     vmmc_ctx *ctx;
     unsigned char *rbuf, *sbuf, *sbuf2;
     unsigned char *want; /* --verify: the expected bytes */
+    unsigned char *span; /* --src-span: the buffer sends walk through */
     uint64_t maxsize;
     uint32_t *ack;     /* exported: the peer writes acknowledgements here */
     uint32_t *ack_src; /* what this node sends as an acknowledgement */
@@ -27,6 +28,10 @@ void wl_pair_close(struct wl_env *env, struct wl_pair *pr);
 /* Imports, retrying while the peer has not exported yet. */
 int wl_import_retry(struct wl_env *env, vmmc_ctx *ctx, int node, int id,
                     vmmc_import_t *out);
+/* Where the k-th message of size bytes is sent from: sbuf, or with
+ * --src-span the k-th page-aligned slot of the span, holding sbuf's bytes. */
+unsigned char *wl_src(struct wl_pair *pr, const struct wl_opts *o,
+                      uint64_t size, uint64_t k);
 /* Fills sbuf for a message of size bytes ending with tag. */
 void wl_fill(struct wl_pair *pr, uint64_t size, uint32_t tag,
              const struct wl_opts *o);
