@@ -38,6 +38,44 @@ bidir=$(awk -F, 'NR>1 && $3>m {m=$3} END {print m}' "$OUT/bandwidth_bidir.csv")
 show "$OUT/fidelity.csv"
 
 echo
+echo "== reliability: cost of the VMMC-2 link protocol with no faults (exact) =="
+sed 's/^enabled = 1 /enabled = 0 /' configs/myrinet.ini > "$OUT/myrinet-unreliable.ini"
+jnum() { # jnum FILE KEY: first number after "KEY": in a JSON file
+    sed -n "s/.*\"$2\":\([0-9.eE+-]*\).*/\1/p" "$1" | head -n 1
+}
+"$V" run --json pingpong --sizes 4 > "$OUT/rel_on_lat.json"
+"$V" run --json --profile "$OUT/myrinet-unreliable.ini" pingpong --sizes 4 > "$OUT/rel_off_lat.json"
+"$V" run --json bandwidth --sizes 64K,1M > "$OUT/rel_on_bw.json"
+"$V" run --json --profile "$OUT/myrinet-unreliable.ini" bandwidth --sizes 64K,1M > "$OUT/rel_off_bw.json"
+lon=$(jnum "$OUT/rel_on_lat.json" latency_us); loff=$(jnum "$OUT/rel_off_lat.json" latency_us)
+bon=$(jnum "$OUT/rel_on_bw.json" bandwidth_MBps); boff=$(jnum "$OUT/rel_off_bw.json" bandwidth_MBps)
+{
+    echo "metric,reliable,unreliable,overhead_pct"
+    awk -v a="$lon" -v b="$loff" 'BEGIN {printf "one_word_latency_us,%.3f,%.3f,%+.2f\n", a, b, 100*(a-b)/b}'
+    awk -v a="$bon" -v b="$boff" 'BEGIN {printf "bandwidth_64KiB_MBps,%.3f,%.3f,%+.2f\n", a, b, 100*(b-a)/b}'
+} > "$OUT/reliability.csv"
+show "$OUT/reliability.csv"
+
+echo
+echo "== UTLB: translation cache hit versus miss (exact) =="
+"$V" run --json pingpong --sizes 4 --src-span 4K > "$OUT/utlb_hit.json"
+"$V" run --json pingpong --sizes 4 --src-span 16M > "$OUT/utlb_miss.json"
+"$V" run --json bandwidth --sizes 64K --count 400 --src-span 1M > "$OUT/utlb_stream_fits.json"
+"$V" run --json bandwidth --sizes 64K --count 400 --src-span 32M > "$OUT/utlb_stream_big.json"
+{
+    echo "case,latency_us,bandwidth_MBps,utlb_hits,utlb_misses,miss_rate"
+    for c in hit miss stream_fits stream_big; do
+        f="$OUT/utlb_$c.json"
+        h=$(jnum "$f" utlb_hits); m=$(jnum "$f" utlb_misses)
+        awk -v c="$c" -v l="$(jnum "$f" latency_us)" -v b="$(jnum "$f" bandwidth_MBps)" -v h="$h" -v m="$m" \
+            'BEGIN {printf "%s,%.3f,%.3f,%d,%d,%.4f\n", c, l, b, h, m, (h+m) ? m/(h+m) : 0}'
+    done
+} > "$OUT/utlb.csv"
+show "$OUT/utlb.csv"
+echo "(hit: 4-byte pingpong from one page; miss: from a 16 MiB span, 4x the"
+echo " cache's reach; stream_fits: 64 KiB messages over 1 MiB; stream_big: over 32 MiB)"
+
+echo
 echo "== simulator speed (wall clock, median of $RUNS runs) =="
 speed() { # speed NAME ARGS...: runs vmmcsim --json RUNS times
     name=$1; shift
@@ -61,7 +99,7 @@ speed() { # speed NAME ARGS...: runs vmmcsim --json RUNS times
 }
 echo "scenario,runs,packets,median_wall_s,median_packets_per_s,median_events_per_s,peak_rss_kb" > "$OUT/speed.csv"
 speed stream_2nodes bandwidth --sizes 1M --count 200
-speed alltoall_16nodes --platform configs/myrinet-16.xml alltoall --sizes 4096,65536 --count 16
+speed alltoall_16nodes --platform configs/myrinet-16.xml alltoall --messages 2000 --min-size 4096 --max-size 65536
 show "$OUT/speed.csv"
 echo
-echo "CSV files: $OUT/fidelity.csv $OUT/speed.csv (curves: $OUT/pingpong.csv, $OUT/bandwidth.csv)"
+echo "CSV files in $OUT: fidelity.csv reliability.csv utlb.csv speed.csv (curves: pingpong.csv, bandwidth.csv)"

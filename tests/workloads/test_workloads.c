@@ -141,6 +141,51 @@ static void test_sixteen_nodes(void)
     CU_ASSERT_DOUBLE_EQUAL(far.lat[0], near.lat[0], 1e-9);
 }
 
+/* Runs vmmcsim with --json and reads one top-level number. */
+static double json_num(const char *json, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(json, pat);
+    return p ? strtod(p + strlen(pat), NULL) : -1;
+}
+
+static int json_run(const char *const *argv, char *out, size_t outlen)
+{
+    struct cmd c = {{0}};
+    int i = 0;
+    c.argv[i++] = "vmmcsim";
+    for (; *argv; argv++)
+        c.argv[i++] = *argv;
+    c.argv[i++] = "--json";
+    char err[4096];
+    int rc = th_capture(run_cmd, &c, out, outlen, err, sizeof err);
+    if (rc)
+        fprintf(stderr, "vmmcsim failed (%d): %s\n", rc, err);
+    return rc;
+}
+
+static void test_utlb(void)
+{
+    static char hit[8192], miss[8192];
+    /* 22 round trips from one page: all hits after the first.  From a
+     * 16 MiB span (4096 pages, 4x what the 1024-entry cache covers): every
+     * send misses and pays a host-DMA lookup. */
+    const char *a[] = {"run", "pingpong", "--sizes", "4", "--src-span", "4K",
+                       NULL};
+    const char *b[] = {"run", "pingpong", "--sizes", "4", "--src-span",
+                       "16M", NULL};
+    CU_ASSERT_EQUAL_FATAL(json_run(a, hit, sizeof hit), 0);
+    CU_ASSERT_EQUAL_FATAL(json_run(b, miss, sizeof miss), 0);
+    double lat_hit = json_num(strstr(hit, "latency_us") - 1, "latency_us");
+    double lat_miss = json_num(strstr(miss, "latency_us") - 1, "latency_us");
+    CU_ASSERT(json_num(hit, "utlb_misses") <= 4);
+    CU_ASSERT(json_num(miss, "utlb_hits") == 0);
+    CU_ASSERT(json_num(miss, "utlb_misses") >= 44);
+    /* A miss costs a host-DMA setup or more, and not absurdly more. */
+    CU_ASSERT(lat_miss > lat_hit + 0.5 && lat_miss < lat_hit + 3);
+}
+
 void register_workload_tests(void);
 void register_workload_tests(void)
 {
@@ -152,4 +197,5 @@ void register_workload_tests(void)
     th_add(s, "same inputs, same output", test_deterministic);
     th_add(s, "--verify checks every byte", test_verify);
     th_add(s, "16-node platform runs the workloads", test_sixteen_nodes);
+    th_add(s, "UTLB: a miss costs a host-DMA lookup", test_utlb);
 }
