@@ -17,7 +17,8 @@ struct vmmc_fw_stats {
     uint64_t refused_in, refused_out, nacks_in, notifications, interrupts;
     uint64_t sram_failures; /* SRAM exhausted, handled */
     /* The reliable link. */
-    uint64_t retransmits;   /* packets sent again after a timeout */
+    uint64_t retransmits;   /* packets sent again */
+    uint64_t fast_retransmits; /* of which on duplicate ACKs */
     uint64_t timeouts;      /* retransmission timer expiries */
     uint64_t acks_sent;     /* bare acknowledgement packets */
     uint64_t dup_drops;     /* arrivals already received (duplicates) */

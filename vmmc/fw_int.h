@@ -110,6 +110,7 @@ struct fw_conn {
     unsigned retries;
     hw_time_t srtt, rttvar, rto; /* round-trip estimate and current RTO */
     unsigned inflight; /* data packets to this peer not yet resolved */
+    unsigned dupacks;  /* bare ACKs in a row that acknowledged nothing */
     /* Receiving side. */
     uint16_t rx_epoch;
     uint32_t expected;

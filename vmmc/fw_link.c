@@ -19,6 +19,8 @@
  *     on it fails with
  *     VS_EUNREACH, and the link starts a new epoch, so a later send
  *     re-establishes it (the receiver resets on the epoch's SYN packet);
+ *     Two bare duplicate ACKs (the receiver saw a gap) resend the oldest
+ *     packet at once (fast retransmit).
  *   - a packet the receiver refused (protection) still counts as received;
  *     its acknowledgement carries the refusal so the send fails with it.
  * With the profile's reliability disabled, packets carry no sequence and
@@ -264,6 +266,7 @@ static void rto_fire(void *arg)
         return;
     fw__charge(fw, HW_FW_CTRL, 1);
     fw->st.timeouts++;
+    c->dupacks = 0;
     if (++c->retries > fw->max_retries) {
         link_fail(fw, c);
         return;
@@ -307,8 +310,29 @@ static void apply_ack(struct vmmc_fw *fw, struct fw_conn *c,
 {
     if (h->ack_epoch != c->epoch || c->syn)
         return;
-    if (!c->unacked || !seq_before(c->unacked->seq, h->ack))
+    if (!c->unacked)
         return;
+    if (!seq_before(c->unacked->seq, h->ack)) {
+        /* A bare ACK that does not move: the receiver got something out
+         * of order, so the oldest packet is probably lost and the receiver
+         * dropped what followed it.  On the second such ACK, go back N at
+         * once instead of waiting for the timer (fast retransmit, once per
+         * loss). */
+        if (h->type == VMMC__PKT_ACK && h->ack == c->unacked->seq &&
+            ++c->dupacks == 2) {
+            for (struct fw_pkt *p = c->unacked; p; p = p->next) {
+                if (p->sending)
+                    continue;
+                fw__charge(fw, HW_FW_SEND_PKT, 1);
+                fw->st.retransmits++;
+                fw->st.fast_retransmits++;
+                p->retx++;
+                transmit(fw, p);
+            }
+        }
+        return;
+    }
+    c->dupacks = 0;
     fw__charge(fw, HW_FW_ACK, 1);
     int refused = (h->flags & VMMC__PF_REFUSED) != 0;
     if (c->unacked->retx == 0)
