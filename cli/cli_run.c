@@ -44,6 +44,12 @@ struct cli {
     uint64_t events, packets;
     uint64_t retransmissions, timeouts, peer_failures, refused;
     uint64_t utlb_hits, utlb_misses;
+    /* --faults: the parsed spec (items are owned here) and what happened. */
+    struct cl_faults faults;
+    struct cl_link_down *downs;
+    struct cl_nic_down *nic_downs;
+    int faults_active;
+    struct nicm_fault_stats fstats;
 };
 
 static void usage(FILE *f)
@@ -51,7 +57,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: vmmcsim run [--platform FILE] [--profile FILE] [--seed N]\n"
             "                   [--csv | --json] [--stats] [--log SPEC]\n"
-            "                   [--max-time T] WORKLOAD [workload options]\n"
+            "                   [--max-time T] [--faults SPEC]\n"
+            "                   WORKLOAD [workload options]\n"
             "       vmmcsim --help\n"
             "\n"
             "Runs real VMMC code on a simulated cluster and prints what it "
@@ -78,6 +85,16 @@ static void usage(FILE *f)
             "  --stats          also print per-NIC engine and link statistics\n"
             "  --log SPEC       e.g. vmmc=debug,nicm=info (or VMMCSIM_LOG)\n"
             "  --max-time T     stop past simulated time T (e.g. 500ms)\n"
+            "  --faults SPEC    inject faults in the fabric, a comma list of:\n"
+            "                     drop=P corrupt=P dup=P reorder=P  probability\n"
+            "                       per packet per link (over the profile's\n"
+            "                       [faults]); reorder_delay_max=T (20us)\n"
+            "                     down=LINK@T1-T2   a platform link is down in\n"
+            "                       [T1, T2) (T2 empty: for good)\n"
+            "                     nicdown=NODE@T1-T2  a NIC drops all it sends\n"
+            "                       and receives\n"
+            "                   e.g. drop=0.01,down=sw0_link_1_DOWN@5ms-6ms;\n"
+            "                   --seed seeds them\n"
             "\nExit status: 0 ok, 1 the run failed, 2 bad input.\n");
 }
 
@@ -132,6 +149,215 @@ static int parse_time(const char *s, hw_time_t *out)
         return -1;
     *out = (hw_time_t)(v * mult);
     return 0;
+}
+
+/* ---- --faults ---- */
+
+/* A time of a down interval: a number with a unit (ns, us, ms, s), or 0.
+ * Returns the first character after it, or NULL. */
+static const char *scan_time(const char *s, hw_time_t *out)
+{
+    if (!(*s >= '0' && *s <= '9') && *s != '.')
+        return NULL;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || !(v >= 0))
+        return NULL;
+    const char *u = end;
+    while (*u >= 'a' && *u <= 'z')
+        u++;
+    size_t ul = (size_t)(u - end);
+    double mult;
+    if (ul == 2 && !strncmp(end, "ns", 2))
+        mult = 1e3;
+    else if (ul == 2 && !strncmp(end, "us", 2))
+        mult = 1e6;
+    else if (ul == 2 && !strncmp(end, "ms", 2))
+        mult = 1e9;
+    else if (ul == 1 && *end == 's')
+        mult = 1e12;
+    else if (ul == 0 && v == 0)
+        mult = 0;
+    else
+        return NULL;
+    if (v * mult > 9e18)
+        return NULL;
+    *out = (hw_time_t)(v * mult);
+    return u;
+}
+
+/* The length of the time token at s, for messages: up to the next '-' that
+ * follows a unit or the end. */
+static int time_token_len(const char *s)
+{
+    const char *p = s;
+    while (*p && !(*p == '-' && p > s && p[-1] >= 'a' && p[-1] <= 'z'))
+        p++;
+    return (int)(p - s);
+}
+
+/* "T1-T2" (T2 empty: for good) of the down item item.  Returns 0 or 2 after
+ * printing the error. */
+static int parse_interval(const char *item, const char *s, hw_time_t *from,
+                          hw_time_t *to)
+{
+    const char *p = scan_time(s, from);
+    if (!p)
+        return bad("option --faults: %s: bad time '%.*s' (want a number "
+                   "with ns, us, ms or s, like 5ms)",
+                   item, time_token_len(s), s);
+    if (*p != '-')
+        return bad("option --faults: %s: want T1-T2 after '@' (T2 empty: "
+                   "down for good)",
+                   item);
+    if (!*++p) {
+        *to = HW_TIME_NEVER;
+        return 0;
+    }
+    const char *q = scan_time(p, to);
+    if (!q || *q)
+        return bad("option --faults: %s: bad time '%s' (want a number with "
+                   "ns, us, ms or s, like 5ms)",
+                   item, p);
+    if (*to <= *from)
+        return bad("option --faults: %s: the interval ends before it "
+                   "starts",
+                   item);
+    return 0;
+}
+
+static int parse_probability(const char *item, const char *v, double *out)
+{
+    char *end;
+    errno = 0;
+    double p = strtod(v, &end);
+    if (!*v || end == v || *end || errno || !(p >= 0 && p <= 1))
+        return bad("option --faults: %s: '%s' is not a probability in "
+                   "[0, 1]",
+                   item, v);
+    *out = p;
+    return 0;
+}
+
+/* One item of --faults, KEY=VALUE, n bytes at s.  Returns 0 or 2 after
+ * printing the error. */
+static int parse_fault_item(struct cli *c, const char *s, size_t n)
+{
+    /* The item, then a second copy of it for the link name. */
+    char *item = malloc(2 * n + 2);
+    if (!item)
+        return bad("out of memory");
+    memcpy(item, s, n);
+    item[n] = 0;
+    char *copy = item + n + 1;
+    memcpy(copy, item, n + 1);
+    int keep = 0, rc = 0;
+    char *eq = strchr(copy, '=');
+    if (!n) {
+        rc = bad("option --faults: empty item (want a comma list like "
+                 "drop=0.01,dup=0.001)");
+        goto out;
+    }
+    if (!eq) {
+        rc = bad("option --faults: '%s' is not KEY=VALUE", item);
+        goto out;
+    }
+    *eq = 0;
+    const char *key = copy, *v = eq + 1;
+    struct cl_faults *f = &c->faults;
+    if (!strcmp(key, "drop")) {
+        rc = parse_probability(item, v, &f->drop);
+    } else if (!strcmp(key, "corrupt")) {
+        rc = parse_probability(item, v, &f->corrupt);
+    } else if (!strcmp(key, "dup")) {
+        rc = parse_probability(item, v, &f->dup);
+    } else if (!strcmp(key, "reorder")) {
+        rc = parse_probability(item, v, &f->reorder);
+    } else if (!strcmp(key, "reorder_delay_max")) {
+        if (parse_time(v, &f->reorder_delay_max))
+            rc = bad("option --faults: %s: '%s' is not a time like 20us",
+                     item, v);
+    } else if (!strcmp(key, "down") || !strcmp(key, "nicdown")) {
+        char *at = strrchr(eq + 1, '@');
+        if (!at || at == eq + 1) {
+            rc = bad("option --faults: %s: want %s=%s@T1-T2", item, key,
+                     key[0] == 'd' ? "LINK" : "NODE");
+            goto out;
+        }
+        *at = 0;
+        hw_time_t from, to;
+        if ((rc = parse_interval(item, at + 1, &from, &to)))
+            goto out;
+        if (key[0] == 'd') {
+            struct cl_link_down *d =
+                realloc(c->downs, (c->faults.ndowns + 1) * sizeof *d);
+            if (!d) {
+                rc = bad("out of memory");
+                goto out;
+            }
+            c->downs = d;
+            d[c->faults.ndowns++] = (struct cl_link_down){item, eq + 1, from,
+                                                          to};
+            keep = 1;
+        } else {
+            char *end;
+            errno = 0;
+            long node = strtol(eq + 1, &end, 10);
+            if (*end || errno || node < 0 || node > INT_MAX ||
+                !(eq[1] >= '0' && eq[1] <= '9')) {
+                rc = bad("option --faults: %s: '%s' is not a node number",
+                         item, eq + 1);
+                goto out;
+            }
+            struct cl_nic_down *d =
+                realloc(c->nic_downs, (c->faults.nnic_downs + 1) * sizeof *d);
+            if (!d) {
+                rc = bad("out of memory");
+                goto out;
+            }
+            c->nic_downs = d;
+            d[c->faults.nnic_downs++] =
+                (struct cl_nic_down){item, (int)node, from, to};
+            keep = 1;
+        }
+        c->faults.downs = c->downs;
+        c->faults.nic_downs = c->nic_downs;
+    } else {
+        rc = bad("option --faults: unknown key '%s' in '%s' (keys: drop, "
+                 "corrupt, dup, reorder, reorder_delay_max, down, nicdown)",
+                 key, item);
+    }
+out:
+    if (!keep)
+        free(item);
+    return rc;
+}
+
+/* --faults SPEC: a comma list of items.  Returns 0 or 2. */
+static int parse_faults(struct cli *c, const char *spec)
+{
+    const char *s = spec;
+    for (;;) {
+        const char *comma = strchr(s, ',');
+        size_t n = comma ? (size_t)(comma - s) : strlen(s);
+        int rc = parse_fault_item(c, s, n);
+        if (rc)
+            return rc;
+        if (!comma)
+            return 0;
+        s = comma + 1;
+    }
+}
+
+static void free_faults(struct cli *c)
+{
+    for (size_t i = 0; i < c->faults.ndowns; i++)
+        free((char *)c->downs[i].item);
+    for (size_t i = 0; i < c->faults.nnic_downs; i++)
+        free((char *)c->nic_downs[i].item);
+    free(c->downs);
+    free(c->nic_downs);
 }
 
 static void node_main(hw_host *h, void *arg)
@@ -200,6 +426,7 @@ static void report(const struct cl_report *rep, void *arg)
         c->utlb_hits += f->utlb_hits;
         c->utlb_misses += f->utlb_misses;
     }
+    c->fstats = *nicm_fault_stats(rep->cluster);
     if (c->stats && c->fmt == FMT_TABLE) {
         FILE *f = open_memstream(&c->stats_text, &c->stats_len);
         if (f) {
@@ -247,6 +474,13 @@ static void print_rows(const struct cli *c)
                ",\"utlb_hits\":%" PRIu64 ",\"utlb_misses\":%" PRIu64,
                c->retransmissions, c->timeouts, c->peer_failures, c->refused,
                c->utlb_hits, c->utlb_misses);
+        const struct nicm_fault_stats *fs = &c->fstats;
+        printf(",\"faults_injected\":{\"drop\":%" PRIu64
+               ",\"corrupt\":%" PRIu64 ",\"dup\":%" PRIu64
+               ",\"reorder\":%" PRIu64 ",\"link_down\":%" PRIu64
+               ",\"nic_down\":%" PRIu64 ",\"crc_discards\":%" PRIu64 "}",
+               fs->dropped, fs->corrupted, fs->duplicated, fs->reordered,
+               fs->link_down_drops, fs->nic_down_drops, fs->crc_discards);
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
         printf(",\"sim_time_us\":%.3f,\"wall_s\":%.6f,\"events\":%" PRIu64
@@ -309,6 +543,8 @@ static int cmd_run(int argc, char **argv)
     static struct cli c;
     memset(&c, 0, sizeof c);
     c.wopts.seed = 1;
+    c.faults.drop = c.faults.corrupt = c.faults.dup = c.faults.reorder = -1;
+    c.faults.reorder_delay_max = -1;
     char **wargv = calloc((size_t)argc + 1, sizeof *wargv);
     int wargc = 0;
     if (!wargv)
@@ -352,6 +588,14 @@ static int cmd_run(int argc, char **argv)
                          v);
                 goto out;
             }
+        } else if (!strcmp(a, "--faults")) {
+            if (take_value(argc, argv, &i, &v)) {
+                rc = bad("option %s: missing value", a);
+                goto out;
+            }
+            if ((rc = parse_faults(&c, v)))
+                goto out;
+            rc = 2;
         } else if (!strcmp(a, "--csv")) {
             c.fmt = FMT_CSV;
         } else if (!strcmp(a, "--json")) {
@@ -398,12 +642,15 @@ static int cmd_run(int argc, char **argv)
                        .arg = &c,
                        .min_nodes = c.wl->min_nodes,
                        .max_time = c.max_time,
-                       .report = report};
+                       .report = report,
+                       .faults = &c.faults,
+                       .seed = c.wopts.seed};
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     /* Rows first, then the run's summary from the report callback. */
     int run = cl_run(&r, err, sizeof err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    c.faults_active = r.faults_active;
     c.wall_s = (double)(t1.tv_sec - t0.tv_sec) +
                (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     if (run == VS_ECONFIG) {
@@ -436,6 +683,15 @@ static int cmd_run(int argc, char **argv)
         printf("reliable link: %" PRIu64 " retransmissions, %" PRIu64
                " timeouts, %" PRIu64 " peers declared unreachable\n",
                c.retransmissions, c.timeouts, c.peer_failures);
+    if (c.fmt == FMT_TABLE && (c.stats || c.faults_active)) {
+        const struct nicm_fault_stats *fs = &c.fstats;
+        printf("faults injected: %" PRIu64 " dropped, %" PRIu64
+               " corrupted (%" PRIu64 " discarded by CRC), %" PRIu64
+               " duplicated, %" PRIu64 " reordered, %" PRIu64
+               " link-down drops, %" PRIu64 " NIC-down drops\n",
+               fs->dropped, fs->corrupted, fs->crc_discards, fs->duplicated,
+               fs->reordered, fs->link_down_drops, fs->nic_down_drops);
+    }
     if (c.stats_text)
         fputs(c.stats_text, stdout);
     if (c.fmt == FMT_TABLE)
@@ -446,6 +702,7 @@ static int cmd_run(int argc, char **argv)
 out:
     fflush(stdout);
     free(c.stats_text);
+    free_faults(&c);
     free(wargv);
     return rc;
 }

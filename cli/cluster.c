@@ -35,6 +35,88 @@ static void stamp(char *buf, size_t len)
              p ? "" : " ");
 }
 
+/* The faults of the run: the profile's [faults], what r->faults overrides,
+ * down intervals resolved against the loaded platform. */
+static int apply_faults(struct cl_run *r, nicm_cluster *cl, char *err,
+                        size_t errlen)
+{
+    const struct cl_faults *cf = r->faults;
+    struct nicm_faults f = {.drop = r->prof.fault_drop,
+                            .corrupt = r->prof.fault_corrupt,
+                            .dup = r->prof.fault_dup,
+                            .reorder = r->prof.fault_reorder,
+                            .reorder_delay_max =
+                                r->prof.fault_reorder_delay_max,
+                            .seed = r->seed};
+    struct nicm_link_down *downs = NULL;
+    struct nicm_nic_down *nic_downs = NULL;
+    int rc = VS_OK;
+    if (cf) {
+        if (cf->drop >= 0)
+            f.drop = cf->drop;
+        if (cf->corrupt >= 0)
+            f.corrupt = cf->corrupt;
+        if (cf->dup >= 0)
+            f.dup = cf->dup;
+        if (cf->reorder >= 0)
+            f.reorder = cf->reorder;
+        if (cf->reorder_delay_max >= 0)
+            f.reorder_delay_max = cf->reorder_delay_max;
+        downs = calloc(cf->ndowns ? cf->ndowns : 1, sizeof *downs);
+        nic_downs = calloc(cf->nnic_downs ? cf->nnic_downs : 1,
+                           sizeof *nic_downs);
+        if (!downs || !nic_downs) {
+            rc = VS_ENOMEM;
+            goto out;
+        }
+        size_t nlinks = sim_link_count();
+        for (size_t i = 0; i < cf->ndowns; i++) {
+            const struct cl_link_down *d = &cf->downs[i];
+            size_t l = 0;
+            while (l < nlinks && strcmp(sim_link_name(l), d->link))
+                l++;
+            if (l == nlinks) {
+                snprintf(err, errlen, "option --faults: %s: no link named "
+                                      "'%s' in %s%s%s%s",
+                         d->item, d->link, r->platform,
+                         nlinks ? " (its links are named like '" : "",
+                         nlinks ? sim_link_name(nlinks - 1) : "",
+                         nlinks ? "')" : "");
+                rc = VS_ECONFIG;
+                goto out;
+            }
+            downs[i] = (struct nicm_link_down){l, d->from, d->to};
+        }
+        for (size_t i = 0; i < cf->nnic_downs; i++) {
+            const struct cl_nic_down *d = &cf->nic_downs[i];
+            if (d->node < 0 || d->node >= r->nnodes) {
+                snprintf(err, errlen, "option --faults: %s: node %d is out "
+                                      "of range (%s has %d nodes, 0..%d)",
+                         d->item, d->node, r->platform, r->nnodes,
+                         r->nnodes - 1);
+                rc = VS_ECONFIG;
+                goto out;
+            }
+            nic_downs[i] = (struct nicm_nic_down){d->node, d->from, d->to};
+        }
+        f.downs = downs;
+        f.ndowns = cf->ndowns;
+        f.nic_downs = nic_downs;
+        f.nnic_downs = cf->nnic_downs;
+    }
+    rc = nicm_set_faults(cl, &f);
+    if (rc == VS_EINVAL) {
+        snprintf(err, errlen, "option --faults: a probability is outside "
+                              "[0, 1] or an interval is empty");
+        rc = VS_ECONFIG;
+    }
+    r->faults_active = rc == VS_OK && nicm_faults_active(cl);
+out:
+    free(downs);
+    free(nic_downs);
+    return rc;
+}
+
 int cl_run(struct cl_run *r, char *err, size_t errlen)
 {
     int nhosts = 0;
@@ -77,6 +159,9 @@ int cl_run(struct cl_run *r, char *err, size_t errlen)
                              .link_name = names,
                              .route = route_fn};
     rc = nicm_cluster_create(&cl, &r->prof, &topo, err, errlen);
+    if (rc)
+        goto out;
+    rc = apply_faults(r, cl, err, errlen);
     if (rc)
         goto out;
     for (int i = 0; i < r->nnodes; i++) {

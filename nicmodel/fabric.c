@@ -11,10 +11,18 @@
  * receive-DMA engine takes the packet into a free receive buffer; when none
  * is free the packet waits in order in front of the NIC (link-level
  * back-pressure, so nothing is lost).
+ *
+ * Faults (nicm_set_faults, configured in faults.c) act here: as its head
+ * starts across a link a packet may be dropped (the link is down, or by
+ * chance), get a bit flipped, be duplicated or be held at the link's far end
+ * while later packets pass it; on arrival a NIC that is down drops it and
+ * the NIC's CRC check discards a corrupted one before it takes a receive
+ * buffer.
  */
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "nicmodel/nic_int.h"
 #include "util/err.h"
@@ -50,10 +58,28 @@ const struct nicm__route *nicm__route(struct nicm__node *n, int dst)
     return n->routes[dst];
 }
 
+void nicm__pkt_free(struct nicm__pkt *p)
+{
+    p->src->cl->in_flight--;
+    free(p);
+}
+
 static void pkt_arrive(void *arg)
 {
     struct nicm__pkt *p = arg;
     struct nicm__node *n = p->dst;
+    struct nicm_cluster *cl = n->cl;
+    if (cl->faults.active && nicm__nic_down(cl, n->nic.node, sim_now())) {
+        cl->faults.st.nic_down_drops++;
+        nicm__pkt_free(p);
+        return;
+    }
+    /* The NIC's hardware CRC check: the firmware never sees it. */
+    if (p->corrupt) {
+        cl->faults.st.crc_discards++;
+        nicm__pkt_free(p);
+        return;
+    }
     if (n->rx_free == 0 || n->stall_head) {
         p->next = NULL;
         if (n->stall_tail)
@@ -67,6 +93,63 @@ static void pkt_arrive(void *arg)
     nicm__rx_deliver(n, p, sim_now());
 }
 
+/* The faults a packet meets as its head starts across link li at start.
+ * Returns 1 if it was dropped (and freed). */
+static int faults_enter(struct nicm_cluster *cl, struct nicm__pkt *p,
+                        size_t li, hw_time_t start)
+{
+    struct nicm__faults *f = &cl->faults;
+    if (f->ndowns && nicm__link_down(cl, li, start)) {
+        f->st.link_down_drops++;
+        nicm__pkt_free(p);
+        return 1;
+    }
+    if (nicm__chance(cl, f->drop)) {
+        f->st.dropped++;
+        nicm__pkt_free(p);
+        return 1;
+    }
+    if (!p->corrupt && nicm__chance(cl, f->corrupt)) {
+        uint64_t bit = nicm__draw_below(cl, (uint64_t)p->len * 8);
+        p->data[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+        p->corrupt = 1;
+        f->st.corrupted++;
+    }
+    return 0;
+}
+
+/* The faults at the far end of the link, once the crossing is known: a hold
+ * (the link is not held with it) and a copy that follows right behind.
+ * Returns the copy or NULL. */
+static struct nicm__pkt *faults_leave(struct nicm_cluster *cl,
+                                      struct nicm__pkt *p)
+{
+    struct nicm__faults *f = &cl->faults;
+    int dup = !p->duplicated && nicm__chance(cl, f->dup);
+    if (nicm__chance(cl, f->reorder)) {
+        hw_time_t hold =
+            1 + (hw_time_t)nicm__draw_below(cl, (uint64_t)f->reorder_delay_max);
+        p->head_in += hold;
+        p->tail_in += hold;
+        f->st.reordered++;
+    }
+    if (!dup)
+        return NULL;
+    struct nicm__pkt *q = malloc(sizeof *q + p->len);
+    if (!q) {
+        fprintf(stderr, "vmmcsim: out of memory (duplicated packet)\n");
+        abort();
+    }
+    memcpy(q, p, sizeof *q + p->len);
+    q->next = NULL;
+    q->done = NULL; /* The sender's completion belongs to the original. */
+    q->done_arg = NULL;
+    p->duplicated = q->duplicated = 1;
+    cl->in_flight++;
+    f->st.duplicated++;
+    return q;
+}
+
 static void pkt_hop(void *arg)
 {
     struct nicm__pkt *p = arg;
@@ -76,9 +159,12 @@ static void pkt_hop(void *arg)
         return;
     }
     struct nicm_cluster *cl = p->src->cl;
-    struct nicm__link *l = &cl->links[r->links[p->hop]];
+    size_t li = r->links[p->hop];
+    struct nicm__link *l = &cl->links[li];
     hw_time_t now = sim_now();
     hw_time_t start = max_t(now, l->free_at);
+    if (cl->faults.active && faults_enter(cl, p, li, start))
+        return;
     hw_time_t end =
         max_t(start + nicm__xfer_time(p->wire_len, l->bw), p->tail_in);
     l->free_at = end;
@@ -91,7 +177,10 @@ static void pkt_hop(void *arg)
     /* Past every link but the last, the head enters a switch. */
     p->head_in = start + l->lat + (p->hop < r->n ? cl->prof.switch_delay : 0);
     p->tail_in = end + l->lat;
+    struct nicm__pkt *copy = cl->faults.active ? faults_leave(cl, p) : NULL;
     sim_post(p->head_in, pkt_hop, p);
+    if (copy) /* Posted second: it queues behind the original. */
+        sim_post(copy->head_in, pkt_hop, copy);
 }
 
 void nicm__pkt_inject(struct nicm__pkt *p)

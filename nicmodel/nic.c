@@ -314,6 +314,13 @@ static void send_start(void *arg)
     n->st.pkts_sent++;
     n->st.wire_bytes_sent += p->wire_len;
     post_done(n, p->tail_in, p->done, p->done_arg, 0);
+    /* A NIC that is down sends nothing, but its send-DMA still completes,
+     * so the firmware goes on. */
+    if (n->cl->faults.active && nicm__nic_down(n->cl, n->nic.node, start)) {
+        n->cl->faults.st.nic_down_drops++;
+        nicm__pkt_free(p);
+        return;
+    }
     nicm__pkt_inject(p);
 }
 
@@ -691,6 +698,7 @@ void nicm_cluster_destroy(nicm_cluster *cl)
         cl->task_pool = t->next;
         free(t);
     }
+    nicm__faults_free(cl);
     free(cl->nodes);
     free(cl->links);
     free(cl);

@@ -60,6 +60,19 @@ struct nicm__node {
     struct nicm_node_stats st;
 };
 
+/* The fault model (nicm_set_faults) and its generator, xoshiro256**. */
+struct nicm__faults {
+    int active; /* any probability or interval: the fabric consults it */
+    double drop, corrupt, dup, reorder;
+    hw_time_t reorder_delay_max;
+    struct nicm_link_down *downs;
+    size_t ndowns;
+    struct nicm_nic_down *nic_downs;
+    size_t nnic_downs;
+    uint64_t rng[4];
+    struct nicm_fault_stats st;
+};
+
 struct nicm_cluster {
     struct nicm_profile prof;
     struct nicm_topo topo;
@@ -68,6 +81,7 @@ struct nicm_cluster {
     struct nicm__link *links;
     uint64_t in_flight;
     struct nicm__task *task_pool;
+    struct nicm__faults faults;
 };
 
 /* A packet on the wire; data[] is what the firmware sees in its receive
@@ -77,6 +91,8 @@ struct nicm__pkt {
     struct nicm__node *src, *dst;
     const struct nicm__route *route;
     int hop;
+    unsigned corrupt : 1;    /* a bit flipped: fails the CRC on arrival */
+    unsigned duplicated : 1; /* a copy was made, or this is the copy */
     size_t len, wire_len;
     hw_time_t head_in, tail_in;
     hw_done_fn done;
@@ -88,6 +104,16 @@ struct nicm__pkt {
 const struct nicm__route *nicm__route(struct nicm__node *n, int dst);
 void nicm__pkt_inject(struct nicm__pkt *p);
 void nicm__rx_release(struct nicm__node *n, struct nicm__pkt *p);
+/* Frees a packet that will not be delivered (dropped or discarded). */
+void nicm__pkt_free(struct nicm__pkt *p);
+/* faults.c */
+int nicm__link_down(const struct nicm_cluster *cl, size_t link, hw_time_t t);
+int nicm__nic_down(const struct nicm_cluster *cl, int node, hw_time_t t);
+/* Draws from the cluster's generator only when p > 0; 1 with probability p. */
+int nicm__chance(struct nicm_cluster *cl, double p);
+/* A raw draw: uniform in [0, n) for n > 0. */
+uint64_t nicm__draw_below(struct nicm_cluster *cl, uint64_t n);
+void nicm__faults_free(struct nicm_cluster *cl);
 /* nic.c */
 void nicm__rx_deliver(struct nicm__node *n, struct nicm__pkt *p,
                       hw_time_t t);

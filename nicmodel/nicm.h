@@ -66,4 +66,69 @@ const struct nicm_node_stats *nicm_node_stats(nicm_cluster *cl, int node);
 const struct nicm_link_stats *nicm_link_stats(nicm_cluster *cl, size_t link);
 uint64_t nicm_packets_in_flight(nicm_cluster *cl);
 
+/* ---- Fault injection ----
+ *
+ * A deterministic fault model of the fabric.  Each packet, at each link it
+ * traverses (when its head starts across the link), meets in this order:
+ *   - the link's down intervals: a link down at that moment drops it;
+ *   - drop: it is lost at the link's input;
+ *   - corrupt: one bit of its data flips; the receiving NIC's CRC check
+ *     discards it before the firmware sees it (a packet is corrupted at most
+ *     once);
+ *   - dup: a copy, an independent packet, follows right behind it on the
+ *     rest of its route (a packet is duplicated at most once and a copy is
+ *     never duplicated again, so dup = 1 delivers every packet twice);
+ *   - reorder: it is held at the far end of the link (the next switch, or
+ *     in front of the receiving NIC after the last link) for a random time
+ *     in (0, reorder_delay_max], without holding the link, so later packets
+ *     can pass it.
+ * A NIC inside one of its down intervals drops every packet whose head
+ * arrives at it and every packet its send-DMA engine starts on; the sender's
+ * send completion still fires.  The random draws come from one generator
+ * per cluster seeded from the seed, taken in event order and only for
+ * non-zero probabilities, so a run is reproducible and a cluster without
+ * faults draws nothing and behaves exactly as before. */
+struct nicm_link_down {
+    size_t link;       /* index into the topology's links */
+    hw_time_t from, to; /* down in [from, to); to = HW_TIME_NEVER: for good */
+};
+
+struct nicm_nic_down {
+    int node;
+    hw_time_t from, to; /* down in [from, to); to = HW_TIME_NEVER: for good */
+};
+
+struct nicm_faults {
+    double drop, corrupt, dup, reorder; /* probability per packet per link */
+    hw_time_t reorder_delay_max; /* longest hold of a reordered packet (0:
+                                    NICM_REORDER_DELAY_DEFAULT) */
+    const struct nicm_link_down *downs;
+    size_t ndowns;
+    const struct nicm_nic_down *nic_downs;
+    size_t nnic_downs;
+    uint64_t seed;
+};
+
+#define NICM_REORDER_DELAY_DEFAULT (20 * HW_US)
+
+struct nicm_fault_stats {
+    uint64_t dropped;         /* by the drop probability */
+    uint64_t corrupted;       /* packets with a flipped bit */
+    uint64_t duplicated;      /* copies made */
+    uint64_t reordered;       /* holds (a packet may be held at every hop) */
+    uint64_t link_down_drops; /* entered a link while it was down */
+    uint64_t nic_down_drops;  /* sent or received by a NIC that was down */
+    uint64_t crc_discards;    /* corrupt packets discarded on arrival */
+};
+
+/* Replaces the cluster's fault configuration with a copy of *f and restarts
+ * the generator from f->seed; the counters keep counting.  Returns 0,
+ * VS_EINVAL (a probability outside [0, 1], a negative delay, a link or node
+ * out of range, an interval with to <= from or from < 0, a count without its
+ * array) leaving the configuration unchanged, or VS_ENOMEM. */
+int nicm_set_faults(nicm_cluster *cl, const struct nicm_faults *f);
+/* 1 if any fault probability or down interval is configured. */
+int nicm_faults_active(nicm_cluster *cl);
+const struct nicm_fault_stats *nicm_fault_stats(nicm_cluster *cl);
+
 #endif

@@ -56,6 +56,12 @@ static const struct key keys[] = {
     {"fabric", "switch_delay_ns", K_NS, F(switch_delay), 0, 1e9, 0},
     {"reference", "latency_us", K_DOUBLE, F(ref_latency_us), 0, 1e9, 1},
     {"reference", "bandwidth_MBps", K_DOUBLE, F(ref_bandwidth_MBps), 0, 1e9, 1},
+    {"faults", "drop", K_DOUBLE, F(fault_drop), 0, 1, 1},
+    {"faults", "corrupt", K_DOUBLE, F(fault_corrupt), 0, 1, 1},
+    {"faults", "dup", K_DOUBLE, F(fault_dup), 0, 1, 1},
+    {"faults", "reorder", K_DOUBLE, F(fault_reorder), 0, 1, 1},
+    {"faults", "reorder_delay_max_ns", K_NS, F(fault_reorder_delay_max), 0,
+     1e9, 1},
 };
 #define NKEYS (sizeof keys / sizeof *keys)
 

@@ -2,7 +2,9 @@
  * The NIC/host profile: every cost of the simulated hardware, read from an
  * INI file (the .ini files in configs/).  All keys are required, so a profile says every
  * number it relies on; each has a range, and an unknown, missing or
- * out-of-range key is an error naming the file, line and field.
+ * out-of-range key is an error naming the file, line and field.  The only
+ * optional sections are [reference] and [faults] (every key of [faults]
+ * defaults to 0: no faults).
  */
 #ifndef NICM_PROFILE_H
 #define NICM_PROFILE_H
@@ -45,6 +47,10 @@ struct nicm_profile {
     /* [reference] optional published figures to compare with (0: none) */
     double ref_latency_us;
     double ref_bandwidth_MBps;
+    /* [faults] optional fault injection (nicm_set_faults; 0: none), applied
+     * by the cluster runner with the run's seed */
+    double fault_drop, fault_corrupt, fault_dup, fault_reorder;
+    hw_time_t fault_reorder_delay_max; /* 0: the model's default */
 };
 
 /* Loads a profile.  Returns 0, or VS_ECONFIG with "FILE:LINE: [sec] key: ..."

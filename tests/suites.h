@@ -6,6 +6,8 @@
 #define TH_SUITES(X)                                                        \
     X(register_engine_tests)                                                \
     X(register_nicmodel_tests)                                              \
+    X(register_faults_tests)                                                \
+    X(register_faults_cli_tests)                                            \
     X(register_vmmc_tests)                                                  \
     X(register_vmmc2_tests)                                                 \
     X(register_workload_tests)                                              \
