@@ -90,7 +90,9 @@ int th_run_sim(struct th_sim *s, int allow_fail)
                            .profile = sh->profile,
                            .node_main = sh->node_main,
                            .arg = sh->arg,
-                           .max_time = sh->max_time};
+                           .max_time = sh->max_time,
+                           .faults = sh->faults,
+                           .seed = sh->seed};
         sh->rc = cl_run(&r, sh->err, sizeof sh->err);
         _exit(leak_check() ? 97 : 0);
     }

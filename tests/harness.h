@@ -11,6 +11,7 @@
 #include <CUnit/CUnit.h>
 #include <stddef.h>
 
+#include "cli/cluster.h"
 #include "hw/hw.h"
 
 #define TH_PLATFORM_2 "configs/myrinet-2.xml"
@@ -47,6 +48,8 @@ struct th_sim {
     void (*node_main)(hw_host *h, void *arg);
     void *arg;
     hw_time_t max_time; /* default 10 s simulated */
+    const struct cl_faults *faults; /* NULL: none beyond the profile's */
+    uint64_t seed;
     /* Out (copied back from the child): */
     int rc;             /* cl_run's result */
     hw_time_t end_time; /* when the last node returned */
