@@ -14,6 +14,7 @@
 
 #include "tests/harness.h"
 #include "tests/suites.h"
+#include "util/layout.h"
 
 static const th_register_fn suites[] = {
 #define TH_SUITE_(fn) fn,
@@ -39,6 +40,7 @@ static void find_root(void)
 
 int main(int argc, char **argv)
 {
+    vs_stable_layout(argv);
     find_root();
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;

@@ -6,9 +6,11 @@
  * checks every byte.  Simulated time is deterministic, so these are exact
  * checks, not timings.
  */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "tests/harness.h"
@@ -186,6 +188,33 @@ static void test_utlb(void)
     CU_ASSERT(lat_miss > lat_hit + 0.5 && lat_miss < lat_hit + 3);
 }
 
+/* Two separate processes (fresh address spaces) give the same bytes: the
+ * simulator must not depend on where the OS puts memory. */
+static void test_deterministic_processes(void)
+{
+    char exe[4096], cmd[4300], a[4096] = "", b[4096] = "";
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    CU_ASSERT_FATAL(n > 0);
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    CU_ASSERT_FATAL(slash != NULL);
+    *slash = 0;
+    snprintf(cmd, sizeof cmd,
+             "'%s/vmmcsim' run --platform %s alltoall --messages 300 "
+             "--max-size 64K --csv",
+             exe, TH_PLATFORM_16);
+    char *outs[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        FILE *f = popen(cmd, "r");
+        CU_ASSERT_FATAL(f != NULL);
+        size_t len = fread(outs[i], 1, sizeof a - 1, f);
+        outs[i][len] = 0;
+        CU_ASSERT_EQUAL(pclose(f), 0);
+    }
+    CU_ASSERT(strlen(a) > 40);
+    CU_ASSERT_STRING_EQUAL(a, b);
+}
+
 void register_workload_tests(void);
 void register_workload_tests(void)
 {
@@ -195,6 +224,8 @@ void register_workload_tests(void)
     th_add(s, "peak bandwidth matches IPPS'97 within 5%",
            test_bandwidth_calibration);
     th_add(s, "same inputs, same output", test_deterministic);
+    th_add(s, "same output from separate processes",
+           test_deterministic_processes);
     th_add(s, "--verify checks every byte", test_verify);
     th_add(s, "16-node platform runs the workloads", test_sixteen_nodes);
     th_add(s, "UTLB: a miss costs a host-DMA lookup", test_utlb);
