@@ -184,6 +184,10 @@ void fw__xlate(struct vmmc_fw *fw, uint64_t addr, uint64_t len,
 void fw__utlb_flush(struct vmmc_fw *fw);
 
 /* fw_send.c */
+/* Checks a send or fetch command against its import (valid, not revoked,
+ * permission perm, bounds, a plausible buffer): 0 and *out, or the error. */
+int fw__check_import(struct vmmc_fw *fw, const struct vmmc__cmd *c,
+                     uint32_t perm, struct fw_import **out);
 int fw__send_cmd(struct vmmc_fw *fw, const struct vmmc__cmd *c);
 /* Queues the answer to a remote fetch: len bytes of host memory at addr
  * to node dst. */

@@ -338,21 +338,10 @@ static void fetch_xlated(void *arg, int status)
 
 int fw__fetch_cmd(struct vmmc_fw *fw, const struct vmmc__cmd *c)
 {
-    if (c->handle >= VMMC_MAX_IMPORTS)
-        return VS_EBADF;
-    struct fw_import *im = &fw->imports[c->handle];
-    if (im->state == IMP_REVOKED)
-        return im->revoked_status;
-    if (im->state != IMP_VALID)
-        return VS_EBADF;
-    if (!(im->perms & VMMC_PERM_READ))
-        return VS_EPERM;
-    if (c->off > im->len || c->len > im->len - c->off)
-        return VS_ERANGE;
-    if (c->len == 0)
-        return VS_OK;
-    if (!c->addr || c->addr + c->len < c->addr)
-        return VS_EFAULT;
+    struct fw_import *im;
+    int rc = fw__check_import(fw, c, VMMC_PERM_READ, &im);
+    if (rc || c->len == 0)
+        return rc;
     return defer(fw, c, fetch_xlated);
 }
 

@@ -18,8 +18,8 @@
 
 static void job_enqueue(struct vmmc_fw *fw, struct fw_job *j);
 
-static int check_send(struct vmmc_fw *fw, const struct vmmc__cmd *c,
-                      struct fw_import **out)
+int fw__check_import(struct vmmc_fw *fw, const struct vmmc__cmd *c,
+                     uint32_t perm, struct fw_import **out)
 {
     if (c->handle >= VMMC_MAX_IMPORTS)
         return VS_EBADF;
@@ -28,7 +28,7 @@ static int check_send(struct vmmc_fw *fw, const struct vmmc__cmd *c,
         return im->revoked_status;
     if (im->state != IMP_VALID)
         return VS_EBADF;
-    if (!(im->perms & VMMC_PERM_WRITE))
+    if (!(im->perms & perm))
         return VS_EPERM;
     if (c->off > im->len || c->len > im->len - c->off)
         return VS_ERANGE;
@@ -41,7 +41,7 @@ static int check_send(struct vmmc_fw *fw, const struct vmmc__cmd *c,
 int fw__send_cmd(struct vmmc_fw *fw, const struct vmmc__cmd *c)
 {
     struct fw_import *im = NULL;
-    int rc = check_send(fw, c, &im);
+    int rc = fw__check_import(fw, c, VMMC_PERM_WRITE, &im);
     if (rc) {
         fw->st.refused_out++;
         return rc;

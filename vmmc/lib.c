@@ -629,34 +629,48 @@ static int ensure_mapped(vmmc_ctx *ctx, uintptr_t addr, size_t len)
     return VS_OK;
 }
 
+/* The checks a send and a fetch share: a buffer that does not wrap, a valid
+ * import with permission perm, the range inside it, the pages pinned. */
+static int check_transfer(vmmc_ctx *ctx, const char *call, vmmc_import_t imp,
+                          unsigned perm, size_t off, const void *buf,
+                          size_t len)
+{
+    if (len && !buf)
+        return fail(ctx, VS_EINVAL, "%s: no buffer", call);
+    if ((uintptr_t)buf + len < (uintptr_t)buf)
+        return fail(ctx, VS_EINVAL, "%s: length %zu overflows the buffer's "
+                                    "address",
+                    call, len);
+    if (imp < 0 || imp >= VMMC_MAX_IMPORTS || !ctx->imports[imp].valid)
+        return fail(ctx, VS_EBADF, "%s: %d is not an import handle", call,
+                    imp);
+    const struct lib_import *im = &ctx->imports[imp];
+    if (!(im->perms & perm))
+        return fail(ctx, VS_EPERM, "%s: export %d of node %d is not %s", call,
+                    im->export_id, im->node,
+                    perm == VMMC_PERM_WRITE ? "writable" : "readable");
+    if (off > im->len || len > im->len - off)
+        return fail(ctx, VS_ERANGE, "%s: offset %zu + length %zu is outside "
+                                    "the %llu-byte import",
+                    call, off, len, (unsigned long long)im->len);
+    lib_enter(ctx);
+    int rc = ensure_mapped(ctx, (uintptr_t)buf, len);
+    if (rc)
+        return fail(ctx, rc, "%s: cannot pin the buffer's pages", call);
+    return VS_OK;
+}
+
 int vmmc_send(vmmc_ctx *ctx, vmmc_import_t imp, size_t off, const void *src,
               size_t len, unsigned flags, vmmc_req *req)
 {
     if (!ctx)
         return VS_EINVAL;
-    if ((len && !src) || (flags & ~(unsigned)VMMC_SEND_NOTIFY))
-        return fail(ctx, VS_EINVAL, "vmmc_send: %s",
-                    len && !src ? "no source buffer" : "unknown flags");
-    if ((uintptr_t)src + len < (uintptr_t)src)
-        return fail(ctx, VS_EINVAL, "vmmc_send: length %zu overflows the "
-                                    "source address",
-                    len);
-    if (imp < 0 || imp >= VMMC_MAX_IMPORTS || !ctx->imports[imp].valid)
-        return fail(ctx, VS_EBADF, "vmmc_send: %d is not an import handle",
-                    imp);
-    const struct lib_import *im = &ctx->imports[imp];
-    if (!(im->perms & VMMC_PERM_WRITE))
-        return fail(ctx, VS_EPERM, "vmmc_send: export %d of node %d is not "
-                                   "writable",
-                    im->export_id, im->node);
-    if (off > im->len || len > im->len - off)
-        return fail(ctx, VS_ERANGE, "vmmc_send: offset %zu + length %zu is "
-                                    "outside the %llu-byte import",
-                    off, len, (unsigned long long)im->len);
-    lib_enter(ctx);
-    int rc = ensure_mapped(ctx, (uintptr_t)src, len);
+    if (flags & ~(unsigned)VMMC_SEND_NOTIFY)
+        return fail(ctx, VS_EINVAL, "vmmc_send: unknown flags 0x%x", flags);
+    int rc = check_transfer(ctx, "vmmc_send", imp, VMMC_PERM_WRITE, off, src,
+                            len);
     if (rc)
-        return fail(ctx, rc, "vmmc_send: cannot pin the source pages");
+        return rc;
     struct vmmc__cmd c = {.op = VMMC__OP_SEND,
                           .flags = (uint16_t)flags,
                           .handle = (uint32_t)imp,
@@ -744,28 +758,10 @@ int vmmc_fetch(vmmc_ctx *ctx, vmmc_import_t imp, size_t off, void *dst,
 {
     if (!ctx)
         return VS_EINVAL;
-    if (len && !dst)
-        return fail(ctx, VS_EINVAL, "vmmc_fetch: no destination buffer");
-    if ((uintptr_t)dst + len < (uintptr_t)dst)
-        return fail(ctx, VS_EINVAL, "vmmc_fetch: length %zu overflows the "
-                                    "destination address",
-                    len);
-    if (imp < 0 || imp >= VMMC_MAX_IMPORTS || !ctx->imports[imp].valid)
-        return fail(ctx, VS_EBADF, "vmmc_fetch: %d is not an import handle",
-                    imp);
-    const struct lib_import *im = &ctx->imports[imp];
-    if (!(im->perms & VMMC_PERM_READ))
-        return fail(ctx, VS_EPERM, "vmmc_fetch: export %d of node %d is not "
-                                   "readable",
-                    im->export_id, im->node);
-    if (off > im->len || len > im->len - off)
-        return fail(ctx, VS_ERANGE, "vmmc_fetch: offset %zu + length %zu is "
-                                    "outside the %llu-byte import",
-                    off, len, (unsigned long long)im->len);
-    lib_enter(ctx);
-    int rc = ensure_mapped(ctx, (uintptr_t)dst, len);
+    int rc = check_transfer(ctx, "vmmc_fetch", imp, VMMC_PERM_READ, off, dst,
+                            len);
     if (rc)
-        return fail(ctx, rc, "vmmc_fetch: cannot pin the destination pages");
+        return rc;
     struct vmmc__cmd c = {.op = VMMC__OP_FETCH,
                           .handle = (uint32_t)imp,
                           .addr = (uintptr_t)dst,
