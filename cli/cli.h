@@ -6,4 +6,10 @@
  * Returns the process exit status: 0 ok, 1 the run failed, 2 bad input. */
 int cli_main(int argc, char **argv);
 
+/* vmmcsim sweep (cli/sweep.c): one scenario under many seeds, in worker
+ * processes, with invariants checked on every run.  argv starts after the
+ * word "sweep".  Returns 0 if every seed passed, 1 if one failed, 2 for
+ * bad input. */
+int cli_sweep(int argc, char **argv);
+
 #endif

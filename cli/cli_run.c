@@ -44,6 +44,7 @@ struct cli {
     uint64_t events, packets;
     uint64_t retransmissions, timeouts, peer_failures, refused;
     uint64_t utlb_hits, utlb_misses;
+    uint64_t in_flight; /* packets neither delivered nor dropped at the end */
     /* --faults: the parsed spec (items are owned here) and what happened. */
     struct cl_faults faults;
     struct cl_link_down *downs;
@@ -59,6 +60,8 @@ static void usage(FILE *f)
             "                   [--csv | --json] [--stats] [--log SPEC]\n"
             "                   [--max-time T] [--faults SPEC]\n"
             "                   WORKLOAD [workload options]\n"
+            "       vmmcsim sweep --seeds A-B [--jobs N] [--json] [--junit FILE]\n"
+            "                     [run options] WORKLOAD [workload options]\n"
             "       vmmcsim --help\n"
             "\n"
             "Runs real VMMC code on a simulated cluster and prints what it "
@@ -416,6 +419,7 @@ static void report(const struct cl_report *rep, void *arg)
     struct cli *c = arg;
     c->end_time = rep->end_time;
     c->events = rep->events;
+    c->in_flight = nicm_packets_in_flight(rep->cluster);
     for (int i = 0; i < rep->nnodes; i++) {
         const struct vmmc_fw_stats *f = vmmc_fw_stats(rep->fws[i]);
         c->packets += nicm_node_stats(rep->cluster, i)->pkts_sent;
@@ -471,9 +475,10 @@ static void print_rows(const struct cli *c)
                    k->send_errors);
         printf(",\"retransmissions\":%" PRIu64 ",\"timeouts\":%" PRIu64
                ",\"peer_failures\":%" PRIu64 ",\"refused\":%" PRIu64
-               ",\"utlb_hits\":%" PRIu64 ",\"utlb_misses\":%" PRIu64,
+               ",\"utlb_hits\":%" PRIu64 ",\"utlb_misses\":%" PRIu64
+               ",\"packets_in_flight\":%" PRIu64,
                c->retransmissions, c->timeouts, c->peer_failures, c->refused,
-               c->utlb_hits, c->utlb_misses);
+               c->utlb_hits, c->utlb_misses, c->in_flight);
         const struct nicm_fault_stats *fs = &c->fstats;
         printf(",\"faults_injected\":{\"drop\":%" PRIu64
                ",\"corrupt\":%" PRIu64 ",\"dup\":%" PRIu64
@@ -723,5 +728,7 @@ int cli_main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "run"))
         return cmd_run(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "sweep"))
+        return cli_sweep(argc - 2, argv + 2);
     return bad("unknown command '%s' (see vmmcsim --help)", argv[1]);
 }

@@ -1,0 +1,441 @@
+/*
+ * vmmcsim sweep: one scenario under many seeds (each seed a different fault
+ * schedule, message sizes and contents), run as independent simulations in
+ * worker processes, with invariants checked on every run:
+ *   liveness   the run ended by itself: no deadlock, no wait past its bound,
+ *              no simulated-time limit (a workload that gives up waiting is
+ *              a liveness failure too);
+ *   delivery   what the workload counted: every message delivered exactly
+ *              once, nothing corrupt or duplicated, every byte verified,
+ *              no send failed;
+ *   simulator  no packet left in the fabric that was neither delivered nor
+ *              dropped; no crash (a failed internal assertion, such as
+ *              simulated time going backwards, kills the worker).
+ * A failing seed prints the one command that reproduces it exactly.
+ * Output: a summary, --json, and --junit FILE (one test case per seed).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+struct result {
+    uint64_t seed;
+    int done, status; /* exit status, or 128 + signal */
+    const char *invariant; /* NULL: passed */
+    char message[256];
+};
+
+struct sweep {
+    uint64_t first, last;
+    int jobs, json;
+    const char *junit;
+    char **run_argv; /* "vmmcsim" "run" "--json" "--seed" S args... */
+    int run_argc, seed_pos;
+    struct result *res;
+    size_t nres;
+};
+
+static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int bad(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("vmmcsim: error: sweep: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 2;
+}
+
+static int parse_range(const char *s, uint64_t *a, uint64_t *b)
+{
+    char *end;
+    errno = 0;
+    if (*s < '0' || *s > '9')
+        return -1;
+    unsigned long long x = strtoull(s, &end, 10), y = x;
+    if (*end == '-') {
+        const char *t = end + 1;
+        if (*t < '0' || *t > '9')
+            return -1;
+        y = strtoull(t, &end, 10);
+    }
+    if (*end || errno)
+        return -1;
+    *a = x;
+    *b = y;
+    return 0;
+}
+
+/* A top-level number of the run's JSON; -1 when absent. */
+static double jnum(const char *json, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(json, pat);
+    return p ? strtod(p + strlen(pat), NULL) : -1;
+}
+
+static void judge(struct result *r, const char *out, const char *err)
+{
+    const char *nl;
+    r->invariant = NULL;
+    if (r->status >= 128) {
+        r->invariant = "simulator";
+        snprintf(r->message, sizeof r->message,
+                 "the worker died (signal %d)", r->status - 128);
+        return;
+    }
+    if (r->status != 0) {
+        r->invariant = r->status == 2 ? "input" : "liveness";
+        nl = strchr(err, '\n');
+        snprintf(r->message, sizeof r->message, "exit %d: %.*s", r->status,
+                 (int)(nl ? nl - err : (long)strlen(err)), err);
+        return;
+    }
+    if (jnum(out, "packets_in_flight") > 0) {
+        r->invariant = "simulator";
+        snprintf(r->message, sizeof r->message,
+                 "%.0f packets neither delivered nor dropped",
+                 jnum(out, "packets_in_flight"));
+        return;
+    }
+    double sent = jnum(out, "messages_sent");
+    if (sent < 0)
+        return; /* the workload counts no messages */
+    double got = jnum(out, "messages_delivered");
+    double corrupt = jnum(out, "corrupt_delivered");
+    double dups = jnum(out, "duplicates_delivered");
+    double errs = jnum(out, "send_errors");
+    double bytes = jnum(out, "bytes_delivered");
+    double verified = jnum(out, "bytes_verified");
+    if (got != sent || corrupt != 0 || dups != 0 || errs != 0 ||
+        (verified > 0 && verified != bytes)) {
+        r->invariant = "delivery";
+        snprintf(r->message, sizeof r->message,
+                 "%.0f sent, %.0f delivered, %.0f corrupt, %.0f duplicated, "
+                 "%.0f send errors, %.0f of %.0f bytes verified",
+                 sent, got, corrupt, dups, errs, verified, bytes);
+    }
+}
+
+static void read_file(FILE *f, char *buf, size_t len)
+{
+    size_t n = 0;
+    rewind(f);
+    if (len) {
+        n = fread(buf, 1, len - 1, f);
+        buf[n] = 0;
+    }
+}
+
+struct worker {
+    pid_t pid;
+    size_t idx;
+    FILE *out, *err;
+};
+
+static int start(struct sweep *sw, struct worker *w, size_t idx)
+{
+    char seed[32];
+    snprintf(seed, sizeof seed, "%" PRIu64, sw->res[idx].seed);
+    w->out = tmpfile();
+    w->err = tmpfile();
+    if (!w->out || !w->err)
+        return -1;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        dup2(fileno(w->out), 1);
+        dup2(fileno(w->err), 2);
+        sw->run_argv[sw->seed_pos] = seed;
+        int rc = cli_main(sw->run_argc, sw->run_argv);
+        fflush(NULL);
+        _exit(rc);
+    }
+    w->pid = pid;
+    w->idx = idx;
+    return 0;
+}
+
+static void reproducer(const struct sweep *sw, uint64_t seed, FILE *f)
+{
+    /* This very binary when it is vmmcsim (the tests run sweeps from
+     * their own executable). */
+    char exe[1024];
+    const char *prog = "vmmcsim";
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        const char *base = strrchr(exe, '/');
+        if (base && !strcmp(base + 1, "vmmcsim"))
+            prog = exe;
+    }
+    fprintf(f, "%s run --seed %" PRIu64, prog, seed);
+    for (int i = 2; i < sw->run_argc; i++)
+        if (i != sw->seed_pos && i != sw->seed_pos - 1 &&
+            strcmp(sw->run_argv[i], "--json"))
+            fprintf(f, " %s", sw->run_argv[i]);
+}
+
+static int run_all(struct sweep *sw)
+{
+    struct worker *ws = calloc((size_t)sw->jobs, sizeof *ws);
+    static char out[65536], err[4096];
+    if (!ws)
+        return bad("out of memory");
+    size_t next = 0, finished = 0;
+    int running = 0;
+    while (finished < sw->nres) {
+        while (running < sw->jobs && next < sw->nres) {
+            int slot = 0;
+            while (ws[slot].pid)
+                slot++;
+            if (start(sw, &ws[slot], next)) {
+                free(ws);
+                return bad("cannot start a worker: %s", strerror(errno));
+            }
+            next++;
+            running++;
+        }
+        int status;
+        pid_t pid = wait(&status);
+        if (pid < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (int i = 0; i < sw->jobs; i++) {
+            if (ws[i].pid != pid)
+                continue;
+            struct result *r = &sw->res[ws[i].idx];
+            r->done = 1;
+            r->status = WIFEXITED(status)    ? WEXITSTATUS(status)
+                        : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+                                              : 255;
+            read_file(ws[i].out, out, sizeof out);
+            read_file(ws[i].err, err, sizeof err);
+            judge(r, out, err);
+            fclose(ws[i].out);
+            fclose(ws[i].err);
+            ws[i].pid = 0;
+            running--;
+            finished++;
+        }
+    }
+    free(ws);
+    return 0;
+}
+
+static void xml_escape(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '&': fputs("&amp;", f); break;
+        case '"': fputs("&quot;", f); break;
+        default: fputc(*s, f);
+        }
+    }
+}
+
+static int write_junit(const struct sweep *sw, size_t failures, double wall)
+{
+    FILE *f = fopen(sw->junit, "w");
+    if (!f)
+        return bad("--junit %s: cannot write: %s", sw->junit, strerror(errno));
+    fprintf(f,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            "<testsuite name=\"vmmcsim sweep\" tests=\"%zu\" failures=\"%zu\" "
+            "errors=\"0\" time=\"%.3f\">\n",
+            sw->nres, failures, wall);
+    for (size_t i = 0; i < sw->nres; i++) {
+        const struct result *r = &sw->res[i];
+        fprintf(f, "  <testcase classname=\"sweep\" name=\"seed %" PRIu64
+                   "\"",
+                r->seed);
+        if (!r->invariant) {
+            fputs("/>\n", f);
+            continue;
+        }
+        fprintf(f, ">\n    <failure type=\"%s\" message=\"", r->invariant);
+        xml_escape(f, r->message);
+        fputs("\">reproduce: ", f);
+        char cmd[2048];
+        FILE *m = fmemopen(cmd, sizeof cmd, "w");
+        if (m) {
+            reproducer(sw, r->seed, m);
+            fclose(m);
+            xml_escape(f, cmd);
+        }
+        fputs("</failure>\n  </testcase>\n", f);
+    }
+    fputs("</testsuite>\n", f);
+    if (fclose(f))
+        return bad("--junit %s: write failed", sw->junit);
+    return 0;
+}
+
+int cli_sweep(int argc, char **argv)
+{
+    struct sweep sw = {.jobs = 2};
+    int have_seeds = 0;
+    sw.run_argv = calloc((size_t)argc + 8, sizeof *sw.run_argv);
+    if (!sw.run_argv)
+        return bad("out of memory");
+    sw.run_argv[sw.run_argc++] = "vmmcsim";
+    sw.run_argv[sw.run_argc++] = "run";
+    sw.run_argv[sw.run_argc++] = "--json";
+    sw.run_argv[sw.run_argc++] = "--seed";
+    sw.seed_pos = sw.run_argc;
+    sw.run_argv[sw.run_argc++] = "0";
+    int rc = 2;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--seeds")) {
+            if (!v || parse_range(v, &sw.first, &sw.last)) {
+                rc = bad("--seeds: expected A-B (or one seed), got '%s'",
+                         v ? v : "");
+                goto out;
+            }
+            if (sw.last < sw.first) {
+                rc = bad("--seeds %s: the range is reversed", v);
+                goto out;
+            }
+            if (sw.last - sw.first >= 10000000) {
+                rc = bad("--seeds %s: more than 10000000 seeds", v);
+                goto out;
+            }
+            have_seeds = 1;
+            i++;
+        } else if (!strcmp(a, "--jobs")) {
+            char *end;
+            long j = v ? strtol(v, &end, 10) : 0;
+            if (!v || *end || j < 1 || j > 256) {
+                rc = bad("--jobs: expected 1 to 256, got '%s'", v ? v : "");
+                goto out;
+            }
+            sw.jobs = (int)j;
+            i++;
+        } else if (!strcmp(a, "--junit")) {
+            if (!v) {
+                rc = bad("--junit: missing file name");
+                goto out;
+            }
+            sw.junit = v;
+            i++;
+        } else if (!strcmp(a, "--json") && !sw.json &&
+                   sw.run_argc == sw.seed_pos + 1) {
+            sw.json = 1; /* before the workload: the sweep's output */
+        } else if (!strcmp(a, "--seed") || !strcmp(a, "--csv")) {
+            rc = bad("%s: the sweep chooses the seed and the output", a);
+            goto out;
+        } else {
+            sw.run_argv[sw.run_argc++] = argv[i];
+        }
+    }
+    if (!have_seeds) {
+        rc = bad("--seeds A-B is required");
+        goto out;
+    }
+    if (sw.run_argc == sw.seed_pos + 1) {
+        rc = bad("no workload given");
+        goto out;
+    }
+    if (sw.junit) { /* fail early on an unwritable file */
+        FILE *f = fopen(sw.junit, "w");
+        if (!f) {
+            rc = bad("--junit %s: cannot write: %s", sw.junit,
+                     strerror(errno));
+            goto out;
+        }
+        fclose(f);
+    }
+    sw.nres = (size_t)(sw.last - sw.first + 1);
+    sw.res = calloc(sw.nres, sizeof *sw.res);
+    if (!sw.res) {
+        rc = bad("out of memory for %zu seeds", sw.nres);
+        goto out;
+    }
+    for (size_t i = 0; i < sw.nres; i++)
+        sw.res[i].seed = sw.first + i;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if ((rc = run_all(&sw)))
+        goto out;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double wall = (double)(t1.tv_sec - t0.tv_sec) +
+                  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    /* The first bad seed being a configuration error means the scenario
+     * itself is wrong: report it as bad input. */
+    if (sw.res[0].invariant && !strcmp(sw.res[0].invariant, "input")) {
+        fprintf(stderr, "vmmcsim: error: sweep: the scenario does not run: "
+                        "%s\n",
+                sw.res[0].message);
+        rc = 2;
+        goto out;
+    }
+    static const char *const kinds[] = {"liveness", "delivery", "simulator",
+                                        "input"};
+    size_t by_kind[4] = {0}, failures = 0;
+    for (size_t i = 0; i < sw.nres; i++) {
+        const struct result *r = &sw.res[i];
+        if (!r->invariant)
+            continue;
+        failures++;
+        for (int k = 0; k < 4; k++)
+            by_kind[k] += !strcmp(r->invariant, kinds[k]);
+        if (!sw.json) {
+            printf("seed %" PRIu64 " FAILED (%s): %s\n  reproduce: ", r->seed,
+                   r->invariant, r->message);
+            reproducer(&sw, r->seed, stdout);
+            printf("\n");
+        }
+    }
+    if (sw.json) {
+        printf("{\"seeds\":%zu,\"passed\":%zu,\"failed\":%zu,\"failures\":{",
+               sw.nres, sw.nres - failures, failures);
+        for (int k = 0; k < 4; k++)
+            printf("%s\"%s\":%zu", k ? "," : "", kinds[k], by_kind[k]);
+        printf("},\"failed_seeds\":[");
+        int first = 1;
+        for (size_t i = 0; i < sw.nres; i++)
+            if (sw.res[i].invariant) {
+                printf("%s%" PRIu64, first ? "" : ",", sw.res[i].seed);
+                first = 0;
+            }
+        printf("],\"wall_s\":%.3f,\"runs_per_s\":%.2f}\n", wall,
+               wall > 0 ? (double)sw.nres / wall : 0);
+    } else {
+        printf("sweep: %zu seeds (%" PRIu64 "-%" PRIu64 "), %zu passed, %zu "
+               "failed (liveness %zu, delivery %zu, simulator %zu, input "
+               "%zu); %.1f runs/s on %d jobs\n",
+               sw.nres, sw.first, sw.last, sw.nres - failures, failures,
+               by_kind[0], by_kind[1], by_kind[2], by_kind[3],
+               wall > 0 ? (double)sw.nres / wall : 0, sw.jobs);
+        printf("%zu passed, %zu failed\n", sw.nres - failures, failures);
+    }
+    if (sw.junit && write_junit(&sw, failures, wall)) {
+        rc = 2;
+        goto out;
+    }
+    rc = failures ? 1 : 0;
+out:
+    fflush(stdout);
+    free(sw.res);
+    free(sw.run_argv);
+    return rc;
+}

@@ -1,0 +1,149 @@
+/*
+ * vmmcsim sweep: a short sweep of the reliability scenario passes on every
+ * seed; a broken scenario (the reliable link turned off under packet loss)
+ * fails on every seed with the liveness invariant, writes JUnit XML with a
+ * reproducer per seed, and the reproducer fails the same way; bad sweep
+ * input exits 2 with one line.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "tests/harness.h"
+
+struct argv_cmd {
+    const char *argv[40];
+};
+
+static int run_argv(void *arg)
+{
+    struct argv_cmd *c = arg;
+    int argc = 0;
+    while (c->argv[argc])
+        argc++;
+    return cli_main(argc, (char **)c->argv);
+}
+
+static char out[65536], err[16384];
+
+static int sweep(struct argv_cmd *c)
+{
+    return th_capture(run_argv, c, out, sizeof out, err, sizeof err);
+}
+
+static void test_sweep_passes(void)
+{
+    struct argv_cmd c = {{"vmmcsim", "sweep", "--seeds", "1-200", "--jobs",
+                          "2", "--json", "--platform", TH_PLATFORM_8,
+                          "--faults", "drop=0.05,corrupt=0.01,dup=0.01",
+                          "alltoall", "--messages", "100", "--max-size",
+                          "16K", "--verify", NULL}};
+    int rc = sweep(&c);
+    if (rc)
+        fprintf(stderr, "sweep failed (%d): %s %s\n", rc, out, err);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"seeds\":200,\"passed\":200,"
+                                       "\"failed\":0"));
+}
+
+static void test_sweep_catches_and_reproduces(void)
+{
+    char prof[] = "/tmp/vmmcsim-sweep-XXXXXX";
+    char junit[] = "/tmp/vmmcsim-junit-XXXXXX";
+    int pf = mkstemp(prof), jf = mkstemp(junit);
+    CU_ASSERT_FATAL(pf >= 0 && jf >= 0);
+    close(jf);
+    /* The shipped profile with the reliable link turned off. */
+    FILE *in = fopen(TH_PROFILE, "r"), *o = fdopen(pf, "w");
+    CU_ASSERT_FATAL(in && o);
+    char line[512];
+    while (fgets(line, sizeof line, in))
+        fputs(strncmp(line, "enabled = 1", 11) ? line : "enabled = 0\n", o);
+    fclose(in);
+    fclose(o);
+    struct argv_cmd c = {{"vmmcsim", "sweep", "--seeds", "1-8", "--junit",
+                          junit, "--profile", prof, "--platform",
+                          TH_PLATFORM_8, "--faults", "drop=0.02",
+                          "--max-time", "2s", "alltoall", "--messages", "100",
+                          "--max-size", "16K", "--verify", NULL}};
+    CU_ASSERT_EQUAL(sweep(&c), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "0 passed, 8 failed"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "seed 3 FAILED (liveness)"));
+    /* The reproducer of seed 3, run as printed, fails the same way. */
+    const char *rep = strstr(out, "reproduce: ");
+    CU_ASSERT_FATAL(rep != NULL);
+    rep = strstr(strstr(out, "seed 3 FAILED"), "reproduce: ") + 11;
+    char cmd[2048];
+    size_t n = strcspn(rep, "\n");
+    CU_ASSERT_FATAL(n < sizeof cmd);
+    memcpy(cmd, rep, n);
+    cmd[n] = 0;
+    struct argv_cmd r = {{"vmmcsim"}};
+    int argc = 0;
+    for (char *save, *t = strtok_r(cmd, " ", &save); t && argc < 39;
+         t = strtok_r(NULL, " ", &save)) {
+        r.argv[argc] = argc ? t : "vmmcsim";
+        argc++;
+    }
+    r.argv[argc] = NULL;
+    CU_ASSERT_STRING_EQUAL(r.argv[1], "run");
+    CU_ASSERT_STRING_EQUAL(r.argv[3], "3");
+    CU_ASSERT_EQUAL(sweep(&r), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "run failed"));
+    /* JUnit: 8 cases, 8 failures, each with its reproducer. */
+    FILE *j = fopen(junit, "r");
+    CU_ASSERT_FATAL(j != NULL);
+    size_t len = fread(out, 1, sizeof out - 1, j);
+    out[len] = 0;
+    fclose(j);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "tests=\"8\" failures=\"8\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "<failure type=\"liveness\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "run --seed 8 "));
+    unlink(prof);
+    unlink(junit);
+}
+
+static void expect_bad(const char *const *args, const char *needle)
+{
+    struct argv_cmd c = {{"vmmcsim", "sweep"}};
+    int i = 2;
+    for (; *args; args++)
+        c.argv[i++] = *args;
+    CU_ASSERT_EQUAL(sweep(&c), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "vmmcsim: error: sweep: "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, needle));
+    CU_ASSERT_PTR_NOT_NULL(strchr(err, '\n'));
+    CU_ASSERT_PTR_NULL(strchr(strchr(err, '\n') + 1, '\n'));
+}
+
+static void test_sweep_bad_input(void)
+{
+    const char *a[] = {"--seeds", "9-2", "alltoall", NULL};
+    expect_bad(a, "reversed");
+    const char *b[] = {"--seeds", "", "alltoall", NULL};
+    expect_bad(b, "--seeds");
+    const char *c[] = {"--seeds", "1-3", "--jobs", "0", "alltoall", NULL};
+    expect_bad(c, "--jobs");
+    const char *d[] = {"alltoall", NULL};
+    expect_bad(d, "--seeds A-B is required");
+    const char *e[] = {"--seeds", "1-2", "--junit", "/nonexistent/dir/x.xml",
+                       "alltoall", NULL};
+    expect_bad(e, "/nonexistent/dir/x.xml");
+    const char *f[] = {"--seeds", "1-2", "--profile", "/nonexistent.ini",
+                       "alltoall", NULL};
+    expect_bad(f, "/nonexistent.ini");
+    const char *g[] = {"--seeds", "1-2", "--seed", "4", "alltoall", NULL};
+    expect_bad(g, "--seed");
+}
+
+void register_sweep_tests(void);
+void register_sweep_tests(void)
+{
+    CU_pSuite s = th_suite("sweep");
+    th_add(s, "200 seeds of the reliability scenario pass", test_sweep_passes);
+    th_add(s, "a broken scenario fails, with reproducers",
+           test_sweep_catches_and_reproduces);
+    th_add(s, "bad sweep input", test_sweep_bad_input);
+}
