@@ -115,6 +115,7 @@ struct fw_conn {
     uint16_t rx_epoch;
     uint32_t expected;
     int ack_pending;
+    unsigned rx_since_ack; /* in-order arrivals not yet acknowledged */
     void *ack_timer;
     int has_refused;
     uint32_t refused_seq;

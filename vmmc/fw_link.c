@@ -7,7 +7,7 @@
  *   - the receiver takes packets strictly in order: a duplicate or a packet
  *     after a gap is dropped and answered with an immediate ACK;
  *     acknowledgements otherwise ride on the next packet going back, or go
- *     alone after ack_delay;
+ *     alone after ack_delay, or at once when half a window has come in;
  *   - when nothing is acknowledged for the retransmission timeout, the
  *     sender sends every unacknowledged packet again (go-back-N).  The
  *     timeout adapts to the link's measured round trip (Jacobson's
@@ -110,6 +110,7 @@ static void fill_ack(struct vmmc_fw *fw, struct fw_conn *c,
         h->status = c->refused_status;
     }
     c->ack_pending = 0;
+    c->rx_since_ack = 0;
     timer_off(fw, &c->ack_timer);
 }
 
@@ -135,6 +136,10 @@ static void ack_fire(void *arg)
 static void schedule_ack(struct vmmc_fw *fw, struct fw_conn *c, int now)
 {
     c->ack_pending = 1;
+    /* Do not let a stream wait for the timer: once half a window has
+     * arrived unacknowledged, acknowledge at once. */
+    if (++c->rx_since_ack >= (fw->window + 1) / 2)
+        now = 1;
     if (now || fw->ack_delay == 0) {
         send_bare_ack(fw, c);
         return;
