@@ -47,12 +47,16 @@ jnum() { # jnum FILE KEY: first number after "KEY": in a JSON file
 "$V" run --json --profile "$OUT/myrinet-unreliable.ini" pingpong --sizes 4 > "$OUT/rel_off_lat.json"
 "$V" run --json bandwidth --sizes 64K,1M > "$OUT/rel_on_bw.json"
 "$V" run --json --profile "$OUT/myrinet-unreliable.ini" bandwidth --sizes 64K,1M > "$OUT/rel_off_bw.json"
+"$V" run --json bandwidth --sizes 4 > "$OUT/rel_on_small.json"
+"$V" run --json --profile "$OUT/myrinet-unreliable.ini" bandwidth --sizes 4 > "$OUT/rel_off_small.json"
 lon=$(jnum "$OUT/rel_on_lat.json" latency_us); loff=$(jnum "$OUT/rel_off_lat.json" latency_us)
 bon=$(jnum "$OUT/rel_on_bw.json" bandwidth_MBps); boff=$(jnum "$OUT/rel_off_bw.json" bandwidth_MBps)
 {
     echo "metric,reliable,unreliable,overhead_pct"
     awk -v a="$lon" -v b="$loff" 'BEGIN {printf "one_word_latency_us,%.3f,%.3f,%+.2f\n", a, b, 100*(a-b)/b}'
     awk -v a="$bon" -v b="$boff" 'BEGIN {printf "bandwidth_64KiB_MBps,%.3f,%.3f,%+.2f\n", a, b, 100*(b-a)/b}'
+    son=$(jnum "$OUT/rel_on_small.json" latency_us); soff=$(jnum "$OUT/rel_off_small.json" latency_us)
+    awk -v a="$son" -v b="$soff" 'BEGIN {printf "stream_4B_us_per_message,%.3f,%.3f,%+.2f\n", a, b, 100*(a-b)/b}'
 } > "$OUT/reliability.csv"
 show "$OUT/reliability.csv"
 
