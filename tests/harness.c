@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "cli/cluster.h"
 #include "util/err.h"
 
@@ -196,4 +197,157 @@ int th_capture(int (*f)(void *arg), void *arg, char *out, size_t outlen,
     if (WIFEXITED(status))
         return WEXITSTATUS(status);
     return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+/* ---- The vmmcsim command ---- */
+
+struct cli_call {
+    int argc;
+    char *argv[TH_CLI_MAX_ARGS + 2];
+};
+
+static int cli_child(void *arg)
+{
+    struct cli_call *c = arg;
+    unsetenv("VMMCSIM_LOG"); /* no debug lines in the captured stderr */
+    return cli_main(c->argc, c->argv);
+}
+
+int th_cli(const char *const *args, char *out, size_t outlen, char *errout,
+           size_t errlen)
+{
+    struct cli_call c = {.argc = 1, .argv = {"vmmcsim"}};
+    for (; *args; args++) {
+        if (c.argc > TH_CLI_MAX_ARGS) {
+            if (out && outlen)
+                out[0] = 0;
+            if (errout && errlen)
+                snprintf(errout, errlen, "th_cli: more than %d arguments",
+                         TH_CLI_MAX_ARGS);
+            return -1;
+        }
+        c.argv[c.argc++] = (char *)*args;
+    }
+    c.argv[c.argc] = NULL;
+    return th_capture(cli_child, &c, out, outlen, errout, errlen);
+}
+
+double th_json_num(const char *json, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(json, pat);
+    return p ? strtod(p + strlen(pat), NULL) : -1;
+}
+
+/* ---- Checks ---- */
+
+void th_expect_eq(long long got, long long want, const char *what,
+                  const char *file, int line)
+{
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s = %lld, expected %lld", what, got, want);
+    CU_assertImplementation(got == want ? CU_TRUE : CU_FALSE,
+                            (unsigned)line, msg, file, "", CU_FALSE);
+}
+
+void th_expect_has(const char *hay, const char *needle, int want,
+                   const char *file, unsigned line)
+{
+    char msg[1536];
+    snprintf(msg, sizeof msg, "expected \"%s\" %sin \"%.1200s\"", needle,
+             want ? "" : "not ", hay);
+    CU_assertImplementation((strstr(hay, needle) != NULL) == !!want, line,
+                            msg, file, "", CU_FALSE);
+}
+
+/* ---- Text files ---- */
+
+char *th_read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    size_t cap = 4096, len = 0, n;
+    char *buf = f ? malloc(cap) : NULL;
+    while (buf && (n = fread(buf + len, 1, cap - 1 - len, f)) > 0) {
+        len += n;
+        if (len == cap - 1) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb)
+                free(buf);
+            buf = nb;
+        }
+    }
+    if (f)
+        fclose(f);
+    if (buf)
+        buf[len] = 0;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+    return buf;
+}
+
+void th_write_tmp(char path[static TH_PATH_LEN], const char *tag,
+                  const char *text)
+{
+    snprintf(path, TH_PATH_LEN, "/tmp/vmmcsim-%s-XXXXXX", tag);
+    int fd = mkstemp(path);
+    CU_ASSERT_FATAL(fd >= 0);
+    size_t len = strlen(text);
+    ssize_t n = write(fd, text, len);
+    close(fd);
+    CU_ASSERT_FATAL(n == (ssize_t)len);
+}
+
+void th_write_profile(char path[static TH_PATH_LEN], const char *tag,
+                      const char *extra)
+{
+    char *base = th_read_file(TH_PROFILE);
+    size_t bl = strlen(base), el = strlen(extra);
+    char *text = malloc(bl + 1 + el + 1);
+    if (text) {
+        memcpy(text, base, bl);
+        text[bl] = '\n';
+        memcpy(text + bl + 1, extra, el + 1);
+    }
+    free(base);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    th_write_tmp(path, tag, text);
+    free(text);
+}
+
+int th_find_line(const char *text, const char *start, int nth)
+{
+    int line = 1;
+    for (const char *p = text; *p; line++) {
+        const char *q = p;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (!strncmp(q, start, strlen(start)) && --nth == 0)
+            return line;
+        const char *nl = strchr(p, '\n');
+        if (!nl)
+            break;
+        p = nl + 1;
+    }
+    return 0;
+}
+
+char *th_edit_line(const char *text, int line, const char *repl)
+{
+    const char *p = text;
+    for (int i = 1; i < line && p; i++) {
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    const char *e = strchr(p, '\n');
+    if (!e)
+        e = p + strlen(p);
+    size_t head = (size_t)(p - text), rl = strlen(repl), tail = strlen(e);
+    char *out = malloc(head + rl + tail + 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+    memcpy(out, text, head);
+    memcpy(out + head, repl, rl);
+    memcpy(out + head + rl, e, tail + 1);
+    return out;
 }

@@ -72,4 +72,68 @@ hw_time_t th_end_time(void);
 int th_capture(int (*f)(void *arg), void *arg, char *out, size_t outlen,
                char *errout, size_t errlen);
 
+/* ---- The vmmcsim command ---- */
+
+/* The most arguments th_cli() passes on. */
+#define TH_CLI_MAX_ARGS 30
+
+/* Runs "vmmcsim ARGS..." through cli_main() in a child (th_capture), args
+ * being NULL-terminated and without the program name.  The child runs
+ * without VMMCSIM_LOG, so stderr holds only what the command itself says.
+ * Returns the exit status (0 ok, 1 the run failed, 2 bad input), or -1 with
+ * a message in errout if there are more than TH_CLI_MAX_ARGS arguments. */
+int th_cli(const char *const *args, char *out, size_t outlen, char *errout,
+           size_t errlen);
+
+/* The number after the first "key": in JSON text, or -1 if there is none
+ * (the output's numbers are never negative). */
+double th_json_num(const char *json, const char *key);
+
+/* ---- Checks with messages that show the values ---- */
+
+/* Records a failure at file:line unless got == want; the message names
+ * what and both numbers. */
+void th_expect_eq(long long got, long long want, const char *what,
+                  const char *file, int line);
+#define TH_EXPECT_EQ(got, want)                                             \
+    th_expect_eq((long long)(got), (long long)(want), #got, __FILE__,      \
+                 __LINE__)
+
+/* Records a failure at file:line unless needle occurs in hay (want 1) or
+ * does not (want 0); the message shows both. */
+void th_expect_has(const char *hay, const char *needle, int want,
+                   const char *file, unsigned line);
+#define TH_EXPECT_HAS(hay, needle)                                          \
+    th_expect_has((hay), (needle), 1, __FILE__, __LINE__)
+#define TH_EXPECT_HAS_NOT(hay, needle)                                      \
+    th_expect_has((hay), (needle), 0, __FILE__, __LINE__)
+
+/* ---- Text files (profiles, platforms) ---- */
+
+/* The size of a path filled in by th_write_tmp() and th_write_profile(). */
+#define TH_PATH_LEN 64
+
+/* The whole of a file, NUL-terminated (malloc'd); a fatal failure if it
+ * cannot be read. */
+char *th_read_file(const char *path);
+
+/* Writes text to a new temporary file /tmp/vmmcsim-TAG-XXXXXX and fills in
+ * path with its name; a fatal failure if it cannot.  The caller unlinks
+ * it. */
+void th_write_tmp(char path[static TH_PATH_LEN], const char *tag,
+                  const char *text);
+
+/* As th_write_tmp(), with the shipped profile (TH_PROFILE), a newline and
+ * extra as the text. */
+void th_write_profile(char path[static TH_PATH_LEN], const char *tag,
+                      const char *extra);
+
+/* The 1-based number of the nth line (n >= 1) whose text, after leading
+ * blanks, starts with start; 0 if there is none. */
+int th_find_line(const char *text, const char *start, int nth);
+
+/* text with its line number `line` replaced by repl (malloc'd); a fatal
+ * failure if text has fewer lines. */
+char *th_edit_line(const char *text, int line, const char *repl);
+
 #endif

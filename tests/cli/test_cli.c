@@ -9,125 +9,54 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <CUnit/CUnit.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
+#include "tests/cli/cli_helpers.h"
 #include "tests/harness.h"
 #include "tests/suites.h"
 
 /* ---- Helpers ---- */
 
-static void expect_has(const char *hay, const char *needle, unsigned line)
-{
-    char msg[1536];
-    snprintf(msg, sizeof msg, "expected \"%s\" in \"%.1200s\"", needle, hay);
-    CU_assertImplementation(strstr(hay, needle) != NULL, line, msg, __FILE__,
-                            "", CU_FALSE);
-}
-#define EXPECT_HAS(hay, needle) expect_has((hay), (needle), __LINE__)
-
-struct call {
-    int argc;
-    char *argv[32];
-};
-
-struct result {
-    int status;
-    char out[16384];
-    char err[8192];
-};
-
-static int call_child(void *arg)
-{
-    struct call *c = arg;
-    unsetenv("VMMCSIM_LOG"); /* no debug lines in the captured stderr */
-    return cli_main(c->argc, c->argv);
-}
-
-/* Runs "vmmcsim ARGS..." (NULL-terminated) through cli_main in a child. */
-static void run_cli(struct result *r, ...) __attribute__((sentinel));
-static void run_cli(struct result *r, ...)
-{
-    struct call c = {.argc = 1, .argv = {"vmmcsim"}};
-    va_list ap;
-    va_start(ap, r);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL) {
-        CU_ASSERT_FATAL(c.argc < 31);
-        c.argv[c.argc++] = (char *)a;
-    }
-    va_end(ap);
-    c.argv[c.argc] = NULL;
-    memset(r, 0, sizeof *r);
-    r->status = th_capture(call_child, &c, r->out, sizeof r->out, r->err,
-                           sizeof r->err);
-}
-
 /* Bad input: exit status 2, nothing on stdout, and exactly one line on
  * stderr that starts "vmmcsim: error: " and contains every one of the
  * NULL-terminated strings. */
-static void expect_bad_input(const struct result *r, unsigned line, ...)
-    __attribute__((sentinel));
-static void expect_bad_input(const struct result *r, unsigned line, ...)
-{
-    char msg[1536];
-    snprintf(msg, sizeof msg, "exit status %d, expected 2; stderr \"%.1200s\"",
-             r->status, r->err);
-    CU_assertImplementation(r->status == 2, line, msg, __FILE__, "",
-                            CU_FALSE);
-    snprintf(msg, sizeof msg, "stdout not empty: \"%.1200s\"", r->out);
-    CU_assertImplementation(r->out[0] == 0, line, msg, __FILE__, "",
-                            CU_FALSE);
-    size_t len = strlen(r->err);
-    snprintf(msg, sizeof msg, "stderr is not one error line: \"%.1200s\"",
-             r->err);
-    CU_assertImplementation(len > 0 && strchr(r->err, '\n') ==
-                                           r->err + len - 1 &&
-                                !strncmp(r->err, "vmmcsim: error: ", 16),
-                            line, msg, __FILE__, "", CU_FALSE);
-    va_list ap;
-    va_start(ap, line);
-    const char *s;
-    while ((s = va_arg(ap, const char *)) != NULL)
-        expect_has(r->err, s, line);
-    va_end(ap);
-}
-#define EXPECT_BAD_INPUT(r, ...) expect_bad_input((r), __LINE__, __VA_ARGS__)
+#define EXPECT_BAD_INPUT(r, ...)                                            \
+    CLI_EXPECT_BAD((r), "vmmcsim: error: ", __VA_ARGS__)
 
-/* A temporary file holding text; path receives its name. */
-static void write_tmp(char path[static 64], const char *suffix_tag,
-                      const char *text)
+/* "vmmcsim run" with "OPT VALUE" before the workload (a run option) or
+ * after it (a pingpong option): refused, naming the option and the value. */
+static void bad_value(const char *opt, const char *value, int after,
+                      unsigned line)
 {
-    snprintf(path, 64, "/tmp/vmmcsim-cli-%s-XXXXXX", suffix_tag);
-    int fd = mkstemp(path);
-    CU_ASSERT_FATAL(fd >= 0);
-    size_t len = strlen(text);
-    CU_ASSERT_FATAL(write(fd, text, len) == (ssize_t)len);
-    close(fd);
+    struct cli_result r;
+    if (after)
+        run_cli(&r, "run", "pingpong", opt, value, (char *)NULL);
+    else
+        run_cli(&r, "run", opt, value, "pingpong", (char *)NULL);
+    char name[64], quoted[64];
+    snprintf(name, sizeof name, "option %s", opt);
+    snprintf(quoted, sizeof quoted, "'%s'", value);
+    cli_expect_bad(&r, "vmmcsim: error: ", __FILE__, line, name, quoted,
+                   (char *)NULL);
 }
+#define EXPECT_BAD_RUN_OPTION(opt, value) bad_value((opt), (value), 0, __LINE__)
+#define EXPECT_BAD_PINGPONG_OPTION(opt, value)                              \
+    bad_value((opt), (value), 1, __LINE__)
 
-/* The 1-based number of the first line of text that starts with start
- * (after leading blanks), or 0. */
-static int find_line(const char *text, const char *start)
-{
-    int line = 1;
-    for (const char *p = text; *p; line++) {
-        const char *q = p;
-        while (*q == ' ' || *q == '\t')
-            q++;
-        if (!strncmp(q, start, strlen(start)))
-            return line;
-        const char *nl = strchr(p, '\n');
-        if (!nl)
-            break;
-        p = nl + 1;
-    }
-    return 0;
-}
+/* A SimGrid platform with one host: what comes before the end of its zone,
+ * and the end. */
+#define ONE_HOST_XML_HEAD                                                   \
+    "<?xml version='1.0'?>\n"                                               \
+    "<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n"      \
+    "<platform version=\"4.1\">\n"                                          \
+    "  <zone id=\"world\" routing=\"Full\">\n"                              \
+    "    <host id=\"node-0\" speed=\"1Gf\"/>\n"
+#define XML_TAIL                                                            \
+    "  </zone>\n"                                                           \
+    "</platform>\n"
 
 /* stderr without the warning an ASan build prints when SimGrid switches
  * stacks (harmless: its own text says so); any real sanitizer report stays.
@@ -171,7 +100,7 @@ static int positive_number(const char *s, size_t n)
     return *end == 0 && v > 0;
 }
 
-static void run_csv(struct result *r)
+static void run_csv(struct cli_result *r)
 {
     run_cli(r, "run", "pingpong", "--csv", "--sizes", "4,1024", "--iters",
             "3", (char *)NULL);
@@ -181,23 +110,23 @@ static void run_csv(struct result *r)
 
 static void test_no_arguments(void)
 {
-    struct result r;
+    struct cli_result r;
     run_cli(&r, (char *)NULL);
     CU_ASSERT_EQUAL(r.status, 2);
-    EXPECT_HAS(r.err, "usage: vmmcsim run");
+    TH_EXPECT_HAS(r.err, "usage: vmmcsim run");
     CU_ASSERT_STRING_EQUAL(r.out, "");
 }
 
 static void test_unknown_command(void)
 {
-    struct result r;
+    struct cli_result r;
     run_cli(&r, "frob", (char *)NULL);
     EXPECT_BAD_INPUT(&r, "unknown command 'frob'", (char *)NULL);
 }
 
 static void test_no_workload(void)
 {
-    struct result r;
+    struct cli_result r;
     run_cli(&r, "run", (char *)NULL);
     EXPECT_BAD_INPUT(&r, "no workload given", (char *)NULL);
     run_cli(&r, "run", "--csv", "--seed", "3", (char *)NULL);
@@ -206,14 +135,14 @@ static void test_no_workload(void)
 
 static void test_unknown_workload(void)
 {
-    struct result r;
+    struct cli_result r;
     run_cli(&r, "run", "nosuch", (char *)NULL);
     EXPECT_BAD_INPUT(&r, "unknown workload 'nosuch'", (char *)NULL);
 }
 
 static void test_unknown_option(void)
 {
-    struct result r;
+    struct cli_result r;
     /* before the workload: a run option */
     run_cli(&r, "run", "--bogus", "pingpong", (char *)NULL);
     EXPECT_BAD_INPUT(&r, "unknown option '--bogus'", (char *)NULL);
@@ -225,7 +154,7 @@ static void test_unknown_option(void)
 
 static void test_missing_option_value(void)
 {
-    struct result r;
+    struct cli_result r;
     run_cli(&r, "run", "pingpong", "--seed", (char *)NULL);
     EXPECT_BAD_INPUT(&r, "option --seed: missing value", (char *)NULL);
     run_cli(&r, "run", "pingpong", "--sizes", (char *)NULL);
@@ -234,52 +163,41 @@ static void test_missing_option_value(void)
 
 static void test_bad_seed(void)
 {
-    struct result r;
-    run_cli(&r, "run", "--seed", "abc", "pingpong", (char *)NULL);
-    EXPECT_BAD_INPUT(&r, "option --seed", "'abc'", (char *)NULL);
-    run_cli(&r, "run", "--seed", "-1", "pingpong", (char *)NULL);
-    EXPECT_BAD_INPUT(&r, "option --seed", "'-1'", (char *)NULL);
-    run_cli(&r, "run", "--seed", "", "pingpong", (char *)NULL);
-    EXPECT_BAD_INPUT(&r, "option --seed", "''", (char *)NULL);
-    run_cli(&r, "run", "--seed", "99999999999999999999999", "pingpong",
-            (char *)NULL);
-    EXPECT_BAD_INPUT(&r, "option --seed", (char *)NULL);
+    EXPECT_BAD_RUN_OPTION("--seed", "abc");
+    EXPECT_BAD_RUN_OPTION("--seed", "-1");
+    EXPECT_BAD_RUN_OPTION("--seed", "");
+    EXPECT_BAD_RUN_OPTION("--seed", "99999999999999999999999");
 }
 
 static void test_bad_sizes(void)
 {
-    struct result r;
-    run_cli(&r, "run", "pingpong", "--sizes", "1", (char *)NULL);
-    EXPECT_BAD_INPUT(&r, "option --sizes", "'1'", (char *)NULL);
+    EXPECT_BAD_PINGPONG_OPTION("--sizes", "1");
+    EXPECT_BAD_PINGPONG_OPTION("--sizes", "65M");
+    /* The bad item of a list is named, not the whole list. */
+    struct cli_result r;
     run_cli(&r, "run", "pingpong", "--sizes", "4,x", (char *)NULL);
     EXPECT_BAD_INPUT(&r, "option --sizes", "'x'", (char *)NULL);
-    run_cli(&r, "run", "pingpong", "--sizes", "65M", (char *)NULL);
-    EXPECT_BAD_INPUT(&r, "option --sizes", "'65M'", (char *)NULL);
     run_cli(&r, "run", "pingpong", "--iters", "0", (char *)NULL);
     EXPECT_BAD_INPUT(&r, "option --iters", (char *)NULL);
 }
 
 static void test_bad_max_time(void)
 {
-    struct result r;
-    run_cli(&r, "run", "--max-time", "xyz", "pingpong", (char *)NULL);
-    EXPECT_BAD_INPUT(&r, "option --max-time", "'xyz'", (char *)NULL);
-    run_cli(&r, "run", "--max-time", "500", "pingpong", (char *)NULL);
-    EXPECT_BAD_INPUT(&r, "option --max-time", "'500'", (char *)NULL);
-    run_cli(&r, "run", "--max-time", "-5ms", "pingpong", (char *)NULL);
-    EXPECT_BAD_INPUT(&r, "option --max-time", "'-5ms'", (char *)NULL);
+    EXPECT_BAD_RUN_OPTION("--max-time", "xyz");
+    EXPECT_BAD_RUN_OPTION("--max-time", "500");
+    EXPECT_BAD_RUN_OPTION("--max-time", "-5ms");
 }
 
 static void test_bad_log_spec(void)
 {
-    struct result r;
+    struct cli_result r;
     run_cli(&r, "run", "--log", "vmmc=loud", "pingpong", (char *)NULL);
     EXPECT_BAD_INPUT(&r, "option --log", "'vmmc=loud'", (char *)NULL);
 }
 
 static void test_missing_profile(void)
 {
-    struct result r;
+    struct cli_result r;
     run_cli(&r, "run", "pingpong", "--profile", "/nonexistent.ini",
             (char *)NULL);
     EXPECT_BAD_INPUT(&r, "/nonexistent.ini", "cannot open", (char *)NULL);
@@ -287,7 +205,7 @@ static void test_missing_profile(void)
 
 static void test_missing_platform(void)
 {
-    struct result r;
+    struct cli_result r;
     run_cli(&r, "run", "pingpong", "--platform", "/nonexistent.xml",
             (char *)NULL);
     EXPECT_BAD_INPUT(&r, "/nonexistent.xml", "cannot open", (char *)NULL);
@@ -295,21 +213,13 @@ static void test_missing_platform(void)
 
 static void test_malformed_platform(void)
 {
-    static const char xml[] =
-        "<?xml version='1.0'?>\n"
-        "<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n"
-        "<platform version=\"4.1\">\n"
-        "  <zone id=\"world\" routing=\"Full\">\n"
-        "    <host id=\"node-0\" speed=\"1Gf\"/>\n"
-        "    <bogus/>\n"
-        "  </zone>\n"
-        "</platform>\n";
-    char path[64], where[128];
-    write_tmp(path, "xml", xml);
-    int line = find_line(xml, "<bogus/>");
+    static const char xml[] = ONE_HOST_XML_HEAD "    <bogus/>\n" XML_TAIL;
+    char path[TH_PATH_LEN], where[128];
+    th_write_tmp(path, "cli-xml", xml);
+    int line = th_find_line(xml, "<bogus/>", 1);
     CU_ASSERT_FATAL(line > 0);
     snprintf(where, sizeof where, "Parse error at %s:%d", path, line);
-    struct result r;
+    struct cli_result r;
     run_cli(&r, "run", "pingpong", "--platform", path, (char *)NULL);
     unlink(path);
     /* The message starts with the file, then SimGrid's file:line. */
@@ -320,17 +230,10 @@ static void test_malformed_platform(void)
 
 static void test_one_host_platform(void)
 {
-    static const char xml[] =
-        "<?xml version='1.0'?>\n"
-        "<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n"
-        "<platform version=\"4.1\">\n"
-        "  <zone id=\"world\" routing=\"Full\">\n"
-        "    <host id=\"node-0\" speed=\"1Gf\"/>\n"
-        "  </zone>\n"
-        "</platform>\n";
-    char path[64];
-    write_tmp(path, "xml", xml);
-    struct result r;
+    static const char xml[] = ONE_HOST_XML_HEAD XML_TAIL;
+    char path[TH_PATH_LEN];
+    th_write_tmp(path, "cli-xml", xml);
+    struct cli_result r;
     run_cli(&r, "run", "pingpong", "--platform", path, (char *)NULL);
     unlink(path);
     EXPECT_BAD_INPUT(&r, path, "1 host", "at least 2", (char *)NULL);
@@ -338,27 +241,18 @@ static void test_one_host_platform(void)
 
 static void test_bad_profile_value(void)
 {
-    FILE *f = fopen(TH_PROFILE, "r");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    static char text[16384], bad[16384 + 64];
-    size_t len = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[len] = 0;
     /* The line "dma_MBps = 110 ..." becomes "dma_MBps = 0" (below its
      * minimum); the line numbers stay the same. */
-    const char *p = text;
-    int line = find_line(text, "dma_MBps");
+    char *text = th_read_file(TH_PROFILE);
+    int line = th_find_line(text, "dma_MBps", 1);
     CU_ASSERT_FATAL(line > 0);
-    for (int i = 1; i < line; i++)
-        p = strchr(p, '\n') + 1;
-    const char *e = strchr(p, '\n');
-    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-    snprintf(bad, sizeof bad, "%.*sdma_MBps = 0%s", (int)(p - text), text,
-             e);
-    CU_ASSERT_EQUAL_FATAL(find_line(bad, "dma_MBps = 0\n"), line);
-    char path[64], want[128];
-    write_tmp(path, "ini", bad);
-    struct result r;
+    char *bad = th_edit_line(text, line, "dma_MBps = 0");
+    free(text);
+    CU_ASSERT_EQUAL_FATAL(th_find_line(bad, "dma_MBps = 0\n", 1), line);
+    char path[TH_PATH_LEN], want[128];
+    th_write_tmp(path, "cli-ini", bad);
+    free(bad);
+    struct cli_result r;
     run_cli(&r, "run", "pingpong", "--profile", path, (char *)NULL);
     unlink(path);
     snprintf(want, sizeof want, "vmmcsim: error: %s:%d: [pci] dma_MBps: ",
@@ -370,24 +264,24 @@ static void test_bad_profile_value(void)
 
 static void test_help(void)
 {
-    struct result r;
+    struct cli_result r;
     run_cli(&r, "--help", (char *)NULL);
     CU_ASSERT_EQUAL(r.status, 0);
-    EXPECT_HAS(r.out, "usage: vmmcsim run");
-    EXPECT_HAS(r.out, "pingpong");
-    EXPECT_HAS(r.out, "bandwidth");
+    TH_EXPECT_HAS(r.out, "usage: vmmcsim run");
+    TH_EXPECT_HAS(r.out, "pingpong");
+    TH_EXPECT_HAS(r.out, "bandwidth");
     CU_ASSERT_STRING_EQUAL(r.err, "");
     /* also as an option of run, even after other options */
     run_cli(&r, "run", "--csv", "--help", (char *)NULL);
     CU_ASSERT_EQUAL(r.status, 0);
-    EXPECT_HAS(r.out, "pingpong");
-    EXPECT_HAS(r.out, "bandwidth");
+    TH_EXPECT_HAS(r.out, "pingpong");
+    TH_EXPECT_HAS(r.out, "bandwidth");
     CU_ASSERT_STRING_EQUAL(r.err, "");
 }
 
 static void test_csv_output(void)
 {
-    static struct result r;
+    static struct cli_result r;
     run_csv(&r);
     CU_ASSERT_EQUAL(r.status, 0);
     char err[sizeof r.err];
@@ -417,7 +311,7 @@ static void test_csv_output(void)
 
 static void test_csv_deterministic(void)
 {
-    static struct result a, b;
+    static struct cli_result a, b;
     run_csv(&a);
     run_csv(&b);
     CU_ASSERT_EQUAL(a.status, 0);
@@ -429,7 +323,7 @@ static void test_csv_deterministic(void)
 static void test_run_failed_exit_1(void)
 {
     /* A 1 us simulated-time limit stops the run before it is done. */
-    struct result r;
+    struct cli_result r;
     run_cli(&r, "run", "--max-time", "1us", "pingpong", "--sizes", "4",
             (char *)NULL);
     CU_ASSERT_EQUAL(r.status, 1);
@@ -438,7 +332,7 @@ static void test_run_failed_exit_1(void)
     /* one line, naming the time limit */
     CU_ASSERT(!strncmp(err, "vmmcsim: run failed: ", 21));
     CU_ASSERT(err[0] && strchr(err, '\n') == err + strlen(err) - 1);
-    EXPECT_HAS(err, "time limit");
+    TH_EXPECT_HAS(err, "time limit");
     CU_ASSERT_STRING_EQUAL(r.out, "");
 }
 

@@ -13,102 +13,26 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <CUnit/CUnit.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
+#include "tests/cli/cli_helpers.h"
 #include "tests/harness.h"
 #include "tests/suites.h"
 
-/* ---- Helpers (as in test_cli.c) ---- */
-
-static void expect_has(const char *hay, const char *needle, int want,
-                       unsigned line)
-{
-    char msg[1536];
-    snprintf(msg, sizeof msg, "expected \"%s\" %sin \"%.1200s\"", needle,
-             want ? "" : "not ", hay);
-    CU_assertImplementation((strstr(hay, needle) != NULL) == want, line, msg,
-                            __FILE__, "", CU_FALSE);
-}
-#define EXPECT_HAS(hay, needle) expect_has((hay), (needle), 1, __LINE__)
-#define EXPECT_HAS_NOT(hay, needle) expect_has((hay), (needle), 0, __LINE__)
-
-struct call {
-    int argc;
-    char *argv[32];
-};
-
-struct result {
-    int status;
-    char out[16384];
-    char err[8192];
-};
-
-static int call_child(void *arg)
-{
-    struct call *c = arg;
-    unsetenv("VMMCSIM_LOG"); /* no debug lines in the captured stderr */
-    return cli_main(c->argc, c->argv);
-}
-
-/* Runs "vmmcsim ARGS..." (NULL-terminated) through cli_main in a child. */
-static void run_cli(struct result *r, ...) __attribute__((sentinel));
-static void run_cli(struct result *r, ...)
-{
-    struct call c = {.argc = 1, .argv = {"vmmcsim"}};
-    va_list ap;
-    va_start(ap, r);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL) {
-        CU_ASSERT_FATAL(c.argc < 31);
-        c.argv[c.argc++] = (char *)a;
-    }
-    va_end(ap);
-    c.argv[c.argc] = NULL;
-    memset(r, 0, sizeof *r);
-    r->status = th_capture(call_child, &c, r->out, sizeof r->out, r->err,
-                           sizeof r->err);
-}
+/* ---- Helpers ---- */
 
 /* Bad input: exit status 2, nothing on stdout, and exactly one line on
  * stderr that starts "vmmcsim: error: option --faults: " and contains every
  * one of the NULL-terminated strings. */
-static void expect_bad_faults(const struct result *r, unsigned line, ...)
-    __attribute__((sentinel));
-static void expect_bad_faults(const struct result *r, unsigned line, ...)
-{
-    static const char start[] = "vmmcsim: error: option --faults: ";
-    char msg[1536];
-    snprintf(msg, sizeof msg, "exit status %d, expected 2; stderr \"%.1200s\"",
-             r->status, r->err);
-    CU_assertImplementation(r->status == 2, line, msg, __FILE__, "",
-                            CU_FALSE);
-    snprintf(msg, sizeof msg, "stdout not empty: \"%.1200s\"", r->out);
-    CU_assertImplementation(r->out[0] == 0, line, msg, __FILE__, "",
-                            CU_FALSE);
-    size_t len = strlen(r->err);
-    snprintf(msg, sizeof msg, "stderr is not one --faults error line: "
-                              "\"%.1200s\"",
-             r->err);
-    CU_assertImplementation(len > 0 &&
-                                strchr(r->err, '\n') == r->err + len - 1 &&
-                                !strncmp(r->err, start, strlen(start)),
-                            line, msg, __FILE__, "", CU_FALSE);
-    va_list ap;
-    va_start(ap, line);
-    const char *s;
-    while ((s = va_arg(ap, const char *)) != NULL)
-        expect_has(r->err, s, 1, line);
-    va_end(ap);
-}
-#define EXPECT_BAD_FAULTS(r, ...) expect_bad_faults((r), __LINE__, __VA_ARGS__)
+#define EXPECT_BAD_FAULTS(r, ...)                                           \
+    CLI_EXPECT_BAD((r), "vmmcsim: error: option --faults: ", __VA_ARGS__)
 
 /* A short pingpong with the given --faults spec and output option. */
-static void run_pingpong(struct result *r, const char *spec, const char *fmt)
+static void run_pingpong(struct cli_result *r, const char *spec,
+                         const char *fmt)
 {
     if (fmt)
         run_cli(r, "run", "--faults", spec, fmt, "pingpong", "--sizes", "4",
@@ -126,7 +50,7 @@ static const char zeros[] =
 
 static void test_unknown_key(void)
 {
-    struct result r;
+    struct cli_result r;
     run_pingpong(&r, "drop=0.1,lose=0.5", NULL);
     EXPECT_BAD_FAULTS(&r, "unknown key 'lose'", "'lose=0.5'", (char *)NULL);
     run_pingpong(&r, "drop", NULL);
@@ -135,7 +59,7 @@ static void test_unknown_key(void)
 
 static void test_empty(void)
 {
-    struct result r;
+    struct cli_result r;
     run_pingpong(&r, "", NULL);
     EXPECT_BAD_FAULTS(&r, "empty item", (char *)NULL);
     run_pingpong(&r, "drop=0.1,,dup=0.1", NULL);
@@ -144,7 +68,7 @@ static void test_empty(void)
     EXPECT_BAD_FAULTS(&r, "empty item", (char *)NULL);
     run_cli(&r, "run", "pingpong", "--faults", (char *)NULL);
     CU_ASSERT_EQUAL(r.status, 2);
-    EXPECT_HAS(r.err, "option --faults: missing value");
+    TH_EXPECT_HAS(r.err, "option --faults: missing value");
 }
 
 static void test_bad_probability(void)
@@ -154,20 +78,20 @@ static void test_bad_probability(void)
                                         "drop=nan",    "dup=0.5x",
                                         "corrupt=1e3", "reorder=inf"};
     for (size_t i = 0; i < sizeof specs / sizeof *specs; i++) {
-        struct result r;
+        struct cli_result r;
         run_pingpong(&r, specs[i], NULL);
         EXPECT_BAD_FAULTS(&r, specs[i], "probability in [0, 1]",
                           (char *)NULL);
     }
     /* Named even when it comes after good items. */
-    struct result r;
+    struct cli_result r;
     run_pingpong(&r, "drop=0,dup=0,reorder=2", NULL);
     EXPECT_BAD_FAULTS(&r, "reorder=2:", (char *)NULL);
 }
 
 static void test_bad_time(void)
 {
-    struct result r;
+    struct cli_result r;
     run_pingpong(&r, "down=sw0_link_1_DOWN@5x-6ms", NULL);
     EXPECT_BAD_FAULTS(&r, "down=sw0_link_1_DOWN@5x-6ms", "bad time '5x'",
                       (char *)NULL);
@@ -191,7 +115,7 @@ static void test_bad_time(void)
 
 static void test_unknown_link(void)
 {
-    struct result r;
+    struct cli_result r;
     run_pingpong(&r, "drop=0,down=sw9_link_7_UP@1ms-2ms", NULL);
     EXPECT_BAD_FAULTS(&r, "down=sw9_link_7_UP@1ms-2ms",
                       "no link named 'sw9_link_7_UP'", "myrinet-2.xml",
@@ -204,7 +128,7 @@ static void test_unknown_link(void)
 
 static void test_node_out_of_range(void)
 {
-    struct result r;
+    struct cli_result r;
     run_pingpong(&r, "nicdown=2@1ms-", NULL);
     EXPECT_BAD_FAULTS(&r, "nicdown=2@1ms-", "node 2", "out of range",
                       "myrinet-2.xml", (char *)NULL);
@@ -219,62 +143,62 @@ static void test_node_out_of_range(void)
 
 static void test_json_zero(void)
 {
-    static struct result r;
+    static struct cli_result r;
     run_cli(&r, "run", "--json", "pingpong", "--sizes", "4", "--iters", "2",
             (char *)NULL);
     CU_ASSERT_EQUAL(r.status, 0);
-    EXPECT_HAS(r.out, zeros);
+    TH_EXPECT_HAS(r.out, zeros);
     run_pingpong(&r, "drop=0,corrupt=0,dup=0,reorder=0", "--json");
     CU_ASSERT_EQUAL(r.status, 0);
-    EXPECT_HAS(r.out, zeros);
+    TH_EXPECT_HAS(r.out, zeros);
 }
 
 /* Down intervals long after the run (a 2-node pingpong is over in well
  * under a millisecond): resolved and configured, nothing happens. */
 static void test_json_intervals_after_run(void)
 {
-    static struct result r;
+    static struct cli_result r;
     run_pingpong(&r,
                  "down=sw0_link_1_DOWN@1s-,down=sw0_link_0_UP@2s-3s,"
                  "nicdown=1@1s-2s,reorder_delay_max=5us",
                  "--json");
     CU_ASSERT_EQUAL(r.status, 0);
-    EXPECT_HAS(r.out, "\"workload\":\"pingpong\"");
-    EXPECT_HAS(r.out, zeros);
+    TH_EXPECT_HAS(r.out, "\"workload\":\"pingpong\"");
+    TH_EXPECT_HAS(r.out, zeros);
     CU_ASSERT(r.out[0] == '{' && strchr(r.out, '\n') ==
                                      r.out + strlen(r.out) - 1);
 }
 
 static void test_table_line(void)
 {
-    static struct result r;
+    static struct cli_result r;
     /* No faults, no --stats: no fault line. */
     run_cli(&r, "run", "pingpong", "--sizes", "4", "--iters", "2",
             (char *)NULL);
     CU_ASSERT_EQUAL(r.status, 0);
-    EXPECT_HAS_NOT(r.out, "faults injected");
+    TH_EXPECT_HAS_NOT(r.out, "faults injected");
     /* Configured faults: always. */
     run_pingpong(&r, "nicdown=0@1s-", NULL);
     CU_ASSERT_EQUAL(r.status, 0);
-    EXPECT_HAS(r.out, "faults injected: 0 dropped, 0 corrupted (0 discarded "
-                      "by CRC), 0 duplicated, 0 reordered, 0 link-down "
-                      "drops, 0 NIC-down drops\n");
+    TH_EXPECT_HAS(r.out, "faults injected: 0 dropped, 0 corrupted (0 discarded "
+                         "by CRC), 0 duplicated, 0 reordered, 0 link-down "
+                         "drops, 0 NIC-down drops\n");
     /* Zero probabilities are no faults. */
     run_pingpong(&r, "drop=0", NULL);
     CU_ASSERT_EQUAL(r.status, 0);
-    EXPECT_HAS_NOT(r.out, "faults injected");
+    TH_EXPECT_HAS_NOT(r.out, "faults injected");
     /* --stats: always. */
     run_cli(&r, "run", "--stats", "pingpong", "--sizes", "4", "--iters", "2",
             (char *)NULL);
     CU_ASSERT_EQUAL(r.status, 0);
-    EXPECT_HAS(r.out, "faults injected: 0 dropped");
+    TH_EXPECT_HAS(r.out, "faults injected: 0 dropped");
 }
 
 /* Faults that never fire draw nothing: the results are those of a run
  * without --faults, byte for byte. */
 static void test_inactive_faults_change_nothing(void)
 {
-    static struct result a, b;
+    static struct cli_result a, b;
     run_cli(&a, "run", "--csv", "pingpong", "--sizes", "4,4096", "--iters",
             "3", (char *)NULL);
     run_cli(&b, "run", "--faults",
@@ -291,36 +215,24 @@ static void test_inactive_faults_change_nothing(void)
  * line's drop=0 overrides it and the run completes. */
 static void test_command_line_overrides_profile(void)
 {
-    FILE *f = fopen(TH_PROFILE, "r");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    static char text[32768];
-    size_t len = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[len] = 0;
-    char path[64];
-    snprintf(path, sizeof path, "/tmp/vmmcsim-faults-cli-XXXXXX");
-    int fd = mkstemp(path);
-    CU_ASSERT_FATAL(fd >= 0);
-    FILE *o = fdopen(fd, "w");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(o);
-    fprintf(o, "%s\n[faults]\ndrop = 1\n", text);
-    fclose(o);
-    static struct result r;
+    char path[TH_PATH_LEN];
+    th_write_profile(path, "faults-cli", "[faults]\ndrop = 1\n");
+    static struct cli_result r;
     run_cli(&r, "run", "--profile", path, "--faults", "drop=0", "--json",
             "pingpong", "--sizes", "4", "--iters", "2", (char *)NULL);
     unlink(path);
     CU_ASSERT_EQUAL(r.status, 0);
-    EXPECT_HAS(r.out, zeros);
+    TH_EXPECT_HAS(r.out, zeros);
 }
 
 static void test_help(void)
 {
-    struct result r;
+    struct cli_result r;
     run_cli(&r, "--help", (char *)NULL);
     CU_ASSERT_EQUAL(r.status, 0);
-    EXPECT_HAS(r.out, "--faults SPEC");
-    EXPECT_HAS(r.out, "down=LINK@T1-T2");
-    EXPECT_HAS(r.out, "nicdown=NODE@T1-T2");
+    TH_EXPECT_HAS(r.out, "--faults SPEC");
+    TH_EXPECT_HAS(r.out, "down=LINK@T1-T2");
+    TH_EXPECT_HAS(r.out, "nicdown=NODE@T1-T2");
 }
 
 void register_faults_cli_tests(void)

@@ -1,18 +1,19 @@
 /*
  * The fault model of nicmodel/ (nicm_set_faults), driven directly through
- * the hw_nic ops on the actor-free engine with a hand-written profile and
- * topology, as in test_model.c (nodes 0-2 on switch S1, nodes 3-4 on switch
- * S2, one link each way between the switches).  Checked: a cluster without
- * faults keeps its exact times; drop = 1 delivers nothing; corrupt = 1 is
- * caught by the receiver's CRC before the firmware sees a packet; dup = 1
- * delivers every packet twice, intact; a link down interval drops exactly the
- * packets whose head enters the link inside [from, to); a NIC down interval
- * drops what it sends and receives but still completes its sends; reorder
- * delivers every packet, in another order, without holding the links; the
- * same seed gives the same delivery trace and another seed another; a 5%
- * drop rate over 10,000 packets stays within wide binomial bounds; bad
- * settings are refused; the profile's optional [faults] section.  Every
- * scenario ends with no packet in flight (and, under ASan, nothing leaked).
+ * the hw_nic ops on the actor-free engine with the hand-written profile and
+ * topology of test_model.c (tests/nicmodel/model_helpers.h: nodes 0-2 on
+ * switch S1, nodes 3-4 on switch S2, one link each way between the
+ * switches).  Checked: a cluster without faults keeps its exact times;
+ * drop = 1 delivers nothing; corrupt = 1 is caught by the receiver's CRC
+ * before the firmware sees a packet; dup = 1 delivers every packet twice,
+ * intact; a link down interval drops exactly the packets whose head enters
+ * the link inside [from, to); a NIC down interval drops what it sends and
+ * receives but still completes its sends; reorder delivers every packet, in
+ * another order, without holding the links; the same seed gives the same
+ * delivery trace and another seed another; a 5% drop rate over 10,000
+ * packets stays within wide binomial bounds; bad settings are refused; the
+ * profile's optional [faults] section.  Every scenario ends with no packet
+ * in flight (and, under ASan, nothing leaked).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -25,102 +26,23 @@
 #include "nicmodel/nicm.h"
 #include "sim/engine.h"
 #include "tests/harness.h"
+#include "tests/nicmodel/model_helpers.h"
 #include "tests/suites.h"
 #include "util/err.h"
 
-/* ---- The profile and the topology (those of test_model.c) ---- */
-
-#define NET_SETUP (100 * HW_NS)
-#define SW_DELAY (300 * HW_NS)
-#define RECV_BUFS 4u
-#define MAX_PKT 4144u
-#define WIRE_OVH 8u
-
-#define NNODES 5
-#define UP(i) ((size_t)(i))         /* node i -> its switch */
-#define DOWN(i) ((size_t)(5 + (i))) /* switch -> node i */
-#define ISL_12 ((size_t)10)         /* S1 -> S2 */
-#define ISL_21 ((size_t)11)         /* S2 -> S1 */
-#define NLINKS 12
-#define SWITCH_OF(i) ((i) < 3 ? 0 : 1)
-#define LINK_BPS 160000000ull /* 1.28 Gb/s */
-#define LAT_UP (20 * HW_NS)
-#define LAT_DOWN (30 * HW_NS)
-#define LAT_ISL (70 * HW_NS)
-
-static double link_bw[NLINKS];
-static hw_time_t link_lat[NLINKS];
-
-static int route_fn(void *arg, int a, int b, size_t *out, int max)
-{
-    (void)arg;
-    if (a < 0 || b < 0 || a >= NNODES || b >= NNODES)
-        return -1;
-    if (a == b)
-        return 0;
-    int cross = SWITCH_OF(a) != SWITCH_OF(b);
-    if (2 + cross > max)
-        return -1;
-    int k = 0;
-    out[k++] = UP(a);
-    if (cross)
-        out[k++] = SWITCH_OF(a) == 0 ? ISL_12 : ISL_21;
-    out[k++] = DOWN(b);
-    return k;
-}
-
-static void make_profile(struct nicm_profile *p)
-{
-    memset(p, 0, sizeof *p);
-    p->host_cpu_mhz = 166;
-    p->page_size = 4096;
-    p->dma_setup = 500 * HW_NS;
-    p->dma_bytes_per_ps = 100 * 1e6 / 1e12;
-    p->nic_clock_mhz = 50;
-    p->cycle = 20 * HW_NS;
-    p->sram_bytes = 1u << 20;
-    p->recv_buffers = RECV_BUFS;
-    p->send_buffers = 2;
-    p->max_packet = MAX_PKT;
-    p->wire_overhead_bytes = WIRE_OVH;
-    p->net_dma_setup = NET_SETUP;
-    p->switch_delay = SW_DELAY;
-}
-
-/* ceil(bytes / rate) with the rate in bytes per second. */
-static hw_time_t xfer_ps(uint64_t bytes, uint64_t bytes_per_s)
-{
-    return (hw_time_t)((bytes * 1000000000000ull + bytes_per_s - 1) /
-                       bytes_per_s);
-}
-
-static hw_time_t ser(size_t len) { return xfer_ps(len + WIRE_OVH, LINK_BPS); }
+/* ---- Times on the cluster of model_helpers.h ---- */
 
 /* Sent at t on an idle network from node 0 to node 1: when the head enters
- * UP(0), enters DOWN(1), reaches node 1, and when the packet is in. */
+ * UP(0), enters DOWN(1) and reaches node 1 (same_switch_time() is when the
+ * packet is in). */
 static hw_time_t enter_up(hw_time_t t) { return t + NET_SETUP; }
 static hw_time_t enter_down(hw_time_t t)
 {
     return t + NET_SETUP + LAT_UP + SW_DELAY;
 }
 static hw_time_t reach_nic(hw_time_t t) { return enter_down(t) + LAT_DOWN; }
-static hw_time_t same_switch_time(size_t len)
-{
-    return reach_nic(0) + NET_SETUP + ser(len);
-}
 
 /* ---- Helpers ---- */
-
-static void expect_eq_(long long got, long long want, const char *what,
-                       const char *file, int line)
-{
-    char msg[256];
-    snprintf(msg, sizeof msg, "%s = %lld, expected %lld", what, got, want);
-    CU_assertImplementation(got == want ? CU_TRUE : CU_FALSE,
-                            (unsigned)line, msg, file, "", CU_FALSE);
-}
-#define EXPECT_EQ(got, want)                                                \
-    expect_eq_((long long)(got), (long long)(want), #got, __FILE__, __LINE__)
 
 static void expect_in_(long long got, long long lo, long long hi,
                        const char *what, const char *file, int line)
@@ -135,41 +57,11 @@ static void expect_in_(long long got, long long lo, long long hi,
     expect_in_((long long)(got), (long long)(lo), (long long)(hi), #got,      \
                __FILE__, __LINE__)
 
-static nicm_cluster *cluster_new(void)
-{
-    sim_reset();
-    for (size_t i = 0; i < NLINKS; i++) {
-        link_bw[i] = (double)LINK_BPS;
-        link_lat[i] = i < 5 ? LAT_UP : i < 10 ? LAT_DOWN : LAT_ISL;
-    }
-    struct nicm_topo topo = {.nnodes = NNODES,
-                             .nlinks = NLINKS,
-                             .link_bw = link_bw,
-                             .link_lat = link_lat,
-                             .route = route_fn};
-    struct nicm_profile p;
-    make_profile(&p);
-    nicm_cluster *cl = NULL;
-    char err[256] = "";
-    int rc = nicm_cluster_create(&cl, &p, &topo, err, sizeof err);
-    if (rc != VS_OK)
-        fprintf(stderr, "nicm_cluster_create: %d %s\n", rc, err);
-    CU_ASSERT_FATAL(rc == VS_OK && cl != NULL);
-    return cl;
-}
-
 static void set_faults(nicm_cluster *cl, const struct nicm_faults *f)
 {
     int rc = nicm_set_faults(cl, f);
-    EXPECT_EQ(rc, VS_OK);
+    TH_EXPECT_EQ(rc, VS_OK);
     CU_ASSERT_FATAL(rc == VS_OK);
-}
-
-static void cluster_end(nicm_cluster *cl)
-{
-    EXPECT_EQ(nicm_packets_in_flight(cl), 0);
-    nicm_cluster_destroy(cl);
-    sim_shutdown();
 }
 
 /* A payload that says where it comes from: [seq (4 bytes), src, pattern]. */
@@ -257,6 +149,22 @@ static void trace_free(struct trace *tr)
     memset(tr, 0, sizeof *tr);
 }
 
+/* A cluster with the faults f, its deliveries recorded in tr. */
+static nicm_cluster *faulty_cluster(const struct nicm_faults *f,
+                                    struct trace *tr)
+{
+    nicm_cluster *cl = model_cluster(NULL);
+    set_faults(cl, f);
+    trace_setup(tr, cl);
+    return cl;
+}
+
+static void faulty_end(nicm_cluster *cl, struct trace *tr)
+{
+    trace_free(tr);
+    model_cluster_end(cl);
+}
+
 /* Deliveries of (src, seq) to dst. */
 static int delivered(const struct trace *tr, int src, int dst, uint32_t seq)
 {
@@ -275,7 +183,7 @@ struct sent {
 static void sent_cb(void *arg, int status)
 {
     struct sent *s = arg;
-    EXPECT_EQ(status, VS_OK);
+    TH_EXPECT_EQ(status, VS_OK);
     s->fired++;
     s->t = sim_now();
 }
@@ -288,7 +196,7 @@ static void send_now(nicm_cluster *cl, int from, int to, size_t len,
     CU_ASSERT_FATAL(len >= 5 && len <= sizeof buf);
     fill(buf, len, from, seq);
     memset(s, 0, sizeof *s);
-    EXPECT_EQ(n->ops->net_send(n, to, buf, len, sent_cb, s), VS_OK);
+    TH_EXPECT_EQ(n->ops->net_send(n, to, buf, len, sent_cb, s), VS_OK);
 }
 
 /* A send at a given simulated time. */
@@ -325,7 +233,7 @@ static void test_no_faults(void)
 {
     const size_t len = 1000;
     for (int variant = 0; variant < 3; variant++) {
-        nicm_cluster *cl = cluster_new();
+        nicm_cluster *cl = model_cluster(NULL);
         struct nicm_link_down far = {ISL_21, 0, HW_TIME_NEVER};
         struct nicm_nic_down later = {1, 1 * HW_MS, 2 * HW_MS};
         struct nicm_faults f = {.seed = 99};
@@ -338,20 +246,19 @@ static void test_no_faults(void)
         }
         if (variant)
             set_faults(cl, &f);
-        EXPECT_EQ(nicm_faults_active(cl), variant != 0);
+        TH_EXPECT_EQ(nicm_faults_active(cl), variant != 0);
         struct trace tr;
         trace_setup(&tr, cl);
         struct sent s;
         send_now(cl, 0, 1, len, 5, &s);
         sim_run_events(INT64_MAX);
-        EXPECT_EQ(tr.n, 1);
-        EXPECT_EQ(tr.e[0].t, same_switch_time(len));
-        EXPECT_EQ(tr.e[0].intact, 1);
-        EXPECT_EQ(s.fired, 1);
-        EXPECT_EQ(s.t, NET_SETUP + ser(len));
+        TH_EXPECT_EQ(tr.n, 1);
+        TH_EXPECT_EQ(tr.e[0].t, same_switch_time(len));
+        TH_EXPECT_EQ(tr.e[0].intact, 1);
+        TH_EXPECT_EQ(s.fired, 1);
+        TH_EXPECT_EQ(s.t, NET_SETUP + ser(len));
         CU_ASSERT(stats_zero(nicm_fault_stats(cl)));
-        trace_free(&tr);
-        cluster_end(cl);
+        faulty_end(cl, &tr);
     }
 }
 
@@ -359,11 +266,9 @@ static void test_no_faults(void)
 
 static void test_drop_all(void)
 {
-    nicm_cluster *cl = cluster_new();
     struct nicm_faults f = {.drop = 1, .seed = 1};
-    set_faults(cl, &f);
     struct trace tr;
-    trace_setup(&tr, cl);
+    nicm_cluster *cl = faulty_cluster(&f, &tr);
     enum { N = 10 };
     struct sent s[2 * N];
     for (int i = 0; i < N; i++) {
@@ -371,30 +276,27 @@ static void test_drop_all(void)
         send_now(cl, 4, 2, 300, (uint32_t)i, &s[N + i]); /* two */
     }
     sim_run_events(INT64_MAX);
-    EXPECT_EQ(tr.n, 0);
+    TH_EXPECT_EQ(tr.n, 0);
     const struct nicm_fault_stats *fs = nicm_fault_stats(cl);
-    EXPECT_EQ(fs->dropped, 2 * N);
-    EXPECT_EQ(fs->link_down_drops + fs->nic_down_drops + fs->crc_discards +
-                  fs->corrupted + fs->duplicated + fs->reordered,
-              0);
+    TH_EXPECT_EQ(fs->dropped, 2 * N);
+    TH_EXPECT_EQ(fs->link_down_drops + fs->nic_down_drops + fs->crc_discards +
+                     fs->corrupted + fs->duplicated + fs->reordered,
+                 0);
     /* Lost at the first link's input: no link carried anything. */
     for (size_t l = 0; l < NLINKS; l++)
-        EXPECT_EQ(nicm_link_stats(cl, l)->pkts, 0);
+        TH_EXPECT_EQ(nicm_link_stats(cl, l)->pkts, 0);
     /* The senders' completions fired anyway. */
     for (int i = 0; i < 2 * N; i++)
-        EXPECT_EQ(s[i].fired, 1);
-    EXPECT_EQ(nicm_node_stats(cl, 1)->pkts_recv, 0);
-    trace_free(&tr);
-    cluster_end(cl);
+        TH_EXPECT_EQ(s[i].fired, 1);
+    TH_EXPECT_EQ(nicm_node_stats(cl, 1)->pkts_recv, 0);
+    faulty_end(cl, &tr);
 }
 
 static void test_corrupt_all(void)
 {
-    nicm_cluster *cl = cluster_new();
     struct nicm_faults f = {.corrupt = 1, .seed = 2};
-    set_faults(cl, &f);
     struct trace tr;
-    trace_setup(&tr, cl);
+    nicm_cluster *cl = faulty_cluster(&f, &tr);
     enum { N = 10 };
     struct sent s[2 * N];
     for (int i = 0; i < N; i++) {
@@ -403,32 +305,29 @@ static void test_corrupt_all(void)
     }
     sim_run_events(INT64_MAX);
     /* The receive upcall never ran: the CRC check came first. */
-    EXPECT_EQ(tr.n, 0);
+    TH_EXPECT_EQ(tr.n, 0);
     const struct nicm_fault_stats *fs = nicm_fault_stats(cl);
-    EXPECT_EQ(fs->corrupted, 2 * N); /* each packet once */
-    EXPECT_EQ(fs->crc_discards, 2 * N);
-    EXPECT_EQ(fs->dropped + fs->duplicated + fs->reordered +
-                  fs->link_down_drops + fs->nic_down_drops,
-              0);
+    TH_EXPECT_EQ(fs->corrupted, 2 * N); /* each packet once */
+    TH_EXPECT_EQ(fs->crc_discards, 2 * N);
+    TH_EXPECT_EQ(fs->dropped + fs->duplicated + fs->reordered +
+                     fs->link_down_drops + fs->nic_down_drops,
+                 0);
     /* They crossed the whole route; no receive buffer or DMA was used. */
-    EXPECT_EQ(nicm_link_stats(cl, DOWN(1))->pkts, N);
-    EXPECT_EQ(nicm_link_stats(cl, DOWN(3))->pkts, N);
-    EXPECT_EQ(nicm_node_stats(cl, 1)->pkts_recv, 0);
-    EXPECT_EQ(nicm_node_stats(cl, 3)->pkts_recv, 0);
-    EXPECT_EQ(nicm_node_stats(cl, 1)->rdma_busy, 0);
+    TH_EXPECT_EQ(nicm_link_stats(cl, DOWN(1))->pkts, N);
+    TH_EXPECT_EQ(nicm_link_stats(cl, DOWN(3))->pkts, N);
+    TH_EXPECT_EQ(nicm_node_stats(cl, 1)->pkts_recv, 0);
+    TH_EXPECT_EQ(nicm_node_stats(cl, 3)->pkts_recv, 0);
+    TH_EXPECT_EQ(nicm_node_stats(cl, 1)->rdma_busy, 0);
     for (int i = 0; i < 2 * N; i++)
-        EXPECT_EQ(s[i].fired, 1);
-    trace_free(&tr);
-    cluster_end(cl);
+        TH_EXPECT_EQ(s[i].fired, 1);
+    faulty_end(cl, &tr);
 }
 
 static void test_dup_all(void)
 {
-    nicm_cluster *cl = cluster_new();
     struct nicm_faults f = {.dup = 1, .seed = 3};
-    set_faults(cl, &f);
     struct trace tr;
-    trace_setup(&tr, cl);
+    nicm_cluster *cl = faulty_cluster(&f, &tr);
     enum { N = 6 };
     struct sent s[2 * N];
     for (int i = 0; i < N; i++) {
@@ -436,42 +335,42 @@ static void test_dup_all(void)
         send_now(cl, 2, 4, 1500, (uint32_t)i, &s[N + i]); /* 3 links */
     }
     sim_run_events(INT64_MAX);
-    EXPECT_EQ(tr.n, 4 * N);
+    TH_EXPECT_EQ(tr.n, 4 * N);
     for (int i = 0; i < N; i++) {
-        EXPECT_EQ(delivered(&tr, 0, 1, (uint32_t)i), 2);
-        EXPECT_EQ(delivered(&tr, 2, 4, (uint32_t)i), 2);
+        TH_EXPECT_EQ(delivered(&tr, 0, 1, (uint32_t)i), 2);
+        TH_EXPECT_EQ(delivered(&tr, 2, 4, (uint32_t)i), 2);
     }
     /* Identical bytes, intact; a copy right behind its original. */
     for (size_t i = 0; i < tr.n; i++) {
-        EXPECT_EQ(tr.e[i].intact, 1);
+        TH_EXPECT_EQ(tr.e[i].intact, 1);
         int twins = 0;
         for (size_t j = 0; j < tr.n; j++)
             if (j != i && tr.e[j].src == tr.e[i].src &&
                 tr.e[j].seq == tr.e[i].seq) {
                 twins++;
-                EXPECT_EQ(tr.e[j].hash, tr.e[i].hash);
-                EXPECT_EQ(tr.e[j].len, tr.e[i].len);
+                TH_EXPECT_EQ(tr.e[j].hash, tr.e[i].hash);
+                TH_EXPECT_EQ(tr.e[j].len, tr.e[i].len);
             }
-        EXPECT_EQ(twins, 1);
+        TH_EXPECT_EQ(twins, 1);
     }
     const struct nicm_fault_stats *fs = nicm_fault_stats(cl);
-    EXPECT_EQ(fs->duplicated, 2 * N);
-    EXPECT_EQ(fs->dropped + fs->corrupted + fs->reordered +
-                  fs->link_down_drops + fs->nic_down_drops + fs->crc_discards,
-              0);
+    TH_EXPECT_EQ(fs->duplicated, 2 * N);
+    TH_EXPECT_EQ(fs->dropped + fs->corrupted + fs->reordered +
+                     fs->link_down_drops + fs->nic_down_drops +
+                     fs->crc_discards,
+                 0);
     /* The copy is made at the far end of the first link and follows on the
      * rest of the route. */
-    EXPECT_EQ(nicm_link_stats(cl, UP(0))->pkts, N);
-    EXPECT_EQ(nicm_link_stats(cl, DOWN(1))->pkts, 2 * N);
-    EXPECT_EQ(nicm_link_stats(cl, UP(2))->pkts, N);
-    EXPECT_EQ(nicm_link_stats(cl, ISL_12)->pkts, 2 * N);
-    EXPECT_EQ(nicm_link_stats(cl, DOWN(4))->pkts, 2 * N);
-    EXPECT_EQ(nicm_node_stats(cl, 1)->pkts_recv, 2 * N);
+    TH_EXPECT_EQ(nicm_link_stats(cl, UP(0))->pkts, N);
+    TH_EXPECT_EQ(nicm_link_stats(cl, DOWN(1))->pkts, 2 * N);
+    TH_EXPECT_EQ(nicm_link_stats(cl, UP(2))->pkts, N);
+    TH_EXPECT_EQ(nicm_link_stats(cl, ISL_12)->pkts, 2 * N);
+    TH_EXPECT_EQ(nicm_link_stats(cl, DOWN(4))->pkts, 2 * N);
+    TH_EXPECT_EQ(nicm_node_stats(cl, 1)->pkts_recv, 2 * N);
     /* One completion per send, not per copy. */
     for (int i = 0; i < 2 * N; i++)
-        EXPECT_EQ(s[i].fired, 1);
-    trace_free(&tr);
-    cluster_end(cl);
+        TH_EXPECT_EQ(s[i].fired, 1);
+    faulty_end(cl, &tr);
 }
 
 /* One packet alone, duplicated: the original on time, the copy one
@@ -479,23 +378,20 @@ static void test_dup_all(void)
  * DMA engine after it. */
 static void test_dup_right_behind(void)
 {
-    nicm_cluster *cl = cluster_new();
     struct nicm_faults f = {.dup = 1, .seed = 4};
-    set_faults(cl, &f);
     struct trace tr;
-    trace_setup(&tr, cl);
+    nicm_cluster *cl = faulty_cluster(&f, &tr);
     const size_t len = 800;
     struct sent s;
     send_now(cl, 0, 1, len, 1, &s);
     sim_run_events(INT64_MAX);
-    EXPECT_EQ(tr.n, 2);
+    TH_EXPECT_EQ(tr.n, 2);
     if (tr.n == 2) {
-        EXPECT_EQ(tr.e[0].t, same_switch_time(len));
-        EXPECT_EQ(tr.e[1].t, same_switch_time(len) + NET_SETUP + ser(len));
+        TH_EXPECT_EQ(tr.e[0].t, same_switch_time(len));
+        TH_EXPECT_EQ(tr.e[1].t, same_switch_time(len) + NET_SETUP + ser(len));
     }
-    EXPECT_EQ(nicm_link_stats(cl, DOWN(1))->max_wait, ser(len));
-    trace_free(&tr);
-    cluster_end(cl);
+    TH_EXPECT_EQ(nicm_link_stats(cl, DOWN(1))->max_wait, ser(len));
+    faulty_end(cl, &tr);
 }
 
 /* ---- Down intervals ---- */
@@ -505,20 +401,17 @@ static void test_dup_right_behind(void)
 static int probe_link(hw_time_t t, const struct nicm_link_down *downs,
                       size_t ndowns)
 {
-    nicm_cluster *cl = cluster_new();
     struct nicm_faults f = {.downs = downs, .ndowns = ndowns, .seed = 5};
-    set_faults(cl, &f);
     struct trace tr;
-    trace_setup(&tr, cl);
+    nicm_cluster *cl = faulty_cluster(&f, &tr);
     struct timed_send ts;
     send_at(&ts, cl, t, 0, 1, 200, 7);
     sim_run_events(INT64_MAX);
     int got = (int)tr.n;
-    EXPECT_EQ(ts.s.fired, 1);
-    EXPECT_EQ(nicm_fault_stats(cl)->link_down_drops, 1 - got);
-    EXPECT_EQ(nicm_fault_stats(cl)->dropped, 0);
-    trace_free(&tr);
-    cluster_end(cl);
+    TH_EXPECT_EQ(ts.s.fired, 1);
+    TH_EXPECT_EQ(nicm_fault_stats(cl)->link_down_drops, 1 - got);
+    TH_EXPECT_EQ(nicm_fault_stats(cl)->dropped, 0);
+    faulty_end(cl, &tr);
     return got;
 }
 
@@ -546,38 +439,36 @@ static void test_link_down_edges(void)
     }
     /* Down for good from `from`. */
     struct nicm_link_down forever = {DOWN(1), from, HW_TIME_NEVER};
-    EXPECT_EQ(probe_link(from - 1 - lag, &forever, 1), 1);
-    EXPECT_EQ(probe_link(from - lag, &forever, 1), 0);
-    EXPECT_EQ(probe_link(1000 * HW_MS, &forever, 1), 0);
+    TH_EXPECT_EQ(probe_link(from - 1 - lag, &forever, 1), 1);
+    TH_EXPECT_EQ(probe_link(from - lag, &forever, 1), 0);
+    TH_EXPECT_EQ(probe_link(1000 * HW_MS, &forever, 1), 0);
     /* The first link of the route: its head enters at the send-DMA start
      * plus the setup. */
     struct nicm_link_down up = {UP(0), from, to};
-    EXPECT_EQ(probe_link(from - enter_up(0), &up, 1), 0);
-    EXPECT_EQ(probe_link(from - 1 - enter_up(0), &up, 1), 1);
-    EXPECT_EQ(probe_link(to - enter_up(0), &up, 1), 1);
+    TH_EXPECT_EQ(probe_link(from - enter_up(0), &up, 1), 0);
+    TH_EXPECT_EQ(probe_link(from - 1 - enter_up(0), &up, 1), 1);
+    TH_EXPECT_EQ(probe_link(to - enter_up(0), &up, 1), 1);
     /* Two intervals on one link, and one on a link not on the route. */
     struct nicm_link_down two[] = {{DOWN(1), 10 * HW_US, 20 * HW_US},
                                    {DOWN(1), 30 * HW_US, 40 * HW_US},
                                    {DOWN(2), 0, HW_TIME_NEVER}};
-    EXPECT_EQ(probe_link(5 * HW_US - lag, two, 3), 1);
-    EXPECT_EQ(probe_link(15 * HW_US - lag, two, 3), 0);
-    EXPECT_EQ(probe_link(25 * HW_US - lag, two, 3), 1);
-    EXPECT_EQ(probe_link(35 * HW_US - lag, two, 3), 0);
-    EXPECT_EQ(probe_link(45 * HW_US - lag, two, 3), 1);
+    TH_EXPECT_EQ(probe_link(5 * HW_US - lag, two, 3), 1);
+    TH_EXPECT_EQ(probe_link(15 * HW_US - lag, two, 3), 0);
+    TH_EXPECT_EQ(probe_link(25 * HW_US - lag, two, 3), 1);
+    TH_EXPECT_EQ(probe_link(35 * HW_US - lag, two, 3), 0);
+    TH_EXPECT_EQ(probe_link(45 * HW_US - lag, two, 3), 1);
 }
 
 /* Many packets through one run: exactly those whose head enters the link
  * inside [from, to) are lost; traffic on other links is untouched. */
 static void test_link_down_stream(void)
 {
-    nicm_cluster *cl = cluster_new();
     const hw_time_t from = 100 * HW_US, to = 230 * HW_US;
     const hw_time_t gap = 10 * HW_US; /* far more than a packet's time */
     struct nicm_link_down d = {DOWN(1), from, to};
     struct nicm_faults f = {.downs = &d, .ndowns = 1, .seed = 6};
-    set_faults(cl, &f);
     struct trace tr;
-    trace_setup(&tr, cl);
+    nicm_cluster *cl = faulty_cluster(&f, &tr);
     enum { N = 40 };
     static struct timed_send ts[2 * N];
     int want_lost = 0;
@@ -592,16 +483,15 @@ static void test_link_down_stream(void)
     CU_ASSERT(want_lost > 5 && want_lost < N - 5);
     for (int i = 0; i < N; i++) {
         hw_time_t enter = enter_down(i * gap);
-        EXPECT_EQ(delivered(&tr, 0, 1, (uint32_t)i),
-                  !(enter >= from && enter < to));
-        EXPECT_EQ(delivered(&tr, 3, 2, (uint32_t)i), 1);
-        EXPECT_EQ(ts[i].s.fired, 1);
+        TH_EXPECT_EQ(delivered(&tr, 0, 1, (uint32_t)i),
+                     !(enter >= from && enter < to));
+        TH_EXPECT_EQ(delivered(&tr, 3, 2, (uint32_t)i), 1);
+        TH_EXPECT_EQ(ts[i].s.fired, 1);
     }
-    EXPECT_EQ(nicm_fault_stats(cl)->link_down_drops, want_lost);
-    EXPECT_EQ(nicm_link_stats(cl, DOWN(1))->pkts, N - want_lost);
-    EXPECT_EQ(tr.n, 2 * N - want_lost);
-    trace_free(&tr);
-    cluster_end(cl);
+    TH_EXPECT_EQ(nicm_fault_stats(cl)->link_down_drops, want_lost);
+    TH_EXPECT_EQ(nicm_link_stats(cl, DOWN(1))->pkts, N - want_lost);
+    TH_EXPECT_EQ(tr.n, 2 * N - want_lost);
+    faulty_end(cl, &tr);
 }
 
 /* Node 1's NIC is down in [from, to): what reaches it then, and what it
@@ -617,116 +507,101 @@ static void test_nic_down(void)
     enum { K = sizeof arrive_at / sizeof *arrive_at };
     /* Arrivals, one packet per cluster so that nothing queues. */
     for (int i = 0; i < K; i++) {
-        nicm_cluster *cl = cluster_new();
         struct nicm_faults f = {.nic_downs = &d, .nnic_downs = 1, .seed = 7};
-        set_faults(cl, &f);
         struct trace tr;
-        trace_setup(&tr, cl);
+        nicm_cluster *cl = faulty_cluster(&f, &tr);
         struct timed_send ts;
         send_at(&ts, cl, arrive_at[i] - reach_nic(0), 0, 1, len, 1);
         sim_run_events(INT64_MAX);
         int down = arrive_at[i] >= from && arrive_at[i] < to;
-        EXPECT_EQ(tr.n, !down);
-        EXPECT_EQ(nicm_fault_stats(cl)->nic_down_drops, down);
+        TH_EXPECT_EQ(tr.n, !down);
+        TH_EXPECT_EQ(nicm_fault_stats(cl)->nic_down_drops, down);
         /* The wire carried it all the way. */
-        EXPECT_EQ(nicm_link_stats(cl, DOWN(1))->pkts, 1);
-        trace_free(&tr);
-        cluster_end(cl);
+        TH_EXPECT_EQ(nicm_link_stats(cl, DOWN(1))->pkts, 1);
+        faulty_end(cl, &tr);
     }
     /* Sends: node 1 starts a send-DMA at t. */
     for (int i = 0; i < K; i++) {
-        nicm_cluster *cl = cluster_new();
         struct nicm_faults f = {.nic_downs = &d, .nnic_downs = 1, .seed = 7};
-        set_faults(cl, &f);
         struct trace tr;
-        trace_setup(&tr, cl);
+        nicm_cluster *cl = faulty_cluster(&f, &tr);
         struct timed_send ts;
         hw_time_t t = arrive_at[i];
         send_at(&ts, cl, t, 1, 2, len, 2);
         sim_run_events(INT64_MAX);
         int down = t >= from && t < to;
-        EXPECT_EQ(tr.n, !down);
-        EXPECT_EQ(nicm_fault_stats(cl)->nic_down_drops, down);
-        EXPECT_EQ(ts.s.fired, 1);
-        EXPECT_EQ(ts.s.t, t + NET_SETUP + ser(len));
-        EXPECT_EQ(nicm_link_stats(cl, UP(1))->pkts, !down);
-        trace_free(&tr);
-        cluster_end(cl);
+        TH_EXPECT_EQ(tr.n, !down);
+        TH_EXPECT_EQ(nicm_fault_stats(cl)->nic_down_drops, down);
+        TH_EXPECT_EQ(ts.s.fired, 1);
+        TH_EXPECT_EQ(ts.s.t, t + NET_SETUP + ser(len));
+        TH_EXPECT_EQ(nicm_link_stats(cl, UP(1))->pkts, !down);
+        faulty_end(cl, &tr);
     }
     /* Down for good; other nodes go on. */
-    nicm_cluster *cl = cluster_new();
     struct nicm_nic_down never = {1, 0, HW_TIME_NEVER};
     struct nicm_faults f = {.nic_downs = &never, .nnic_downs = 1, .seed = 7};
-    set_faults(cl, &f);
     struct trace tr;
-    trace_setup(&tr, cl);
+    nicm_cluster *cl = faulty_cluster(&f, &tr);
     struct sent s[3];
     send_now(cl, 0, 1, len, 1, &s[0]);
     send_now(cl, 1, 0, len, 2, &s[1]);
     send_now(cl, 0, 2, len, 3, &s[2]);
     sim_run_events(INT64_MAX);
-    EXPECT_EQ(tr.n, 1);
-    EXPECT_EQ(delivered(&tr, 0, 2, 3), 1);
-    EXPECT_EQ(nicm_fault_stats(cl)->nic_down_drops, 2);
+    TH_EXPECT_EQ(tr.n, 1);
+    TH_EXPECT_EQ(delivered(&tr, 0, 2, 3), 1);
+    TH_EXPECT_EQ(nicm_fault_stats(cl)->nic_down_drops, 2);
     for (int i = 0; i < 3; i++)
-        EXPECT_EQ(s[i].fired, 1);
-    trace_free(&tr);
-    cluster_end(cl);
+        TH_EXPECT_EQ(s[i].fired, 1);
+    faulty_end(cl, &tr);
 }
 
 /* ---- reorder ---- */
 
 static void test_reorder(void)
 {
-    nicm_cluster *cl = cluster_new();
     struct nicm_faults f = {.reorder = 1, .seed = 8};
-    set_faults(cl, &f);
     struct trace tr;
-    trace_setup(&tr, cl);
+    nicm_cluster *cl = faulty_cluster(&f, &tr);
     enum { N = 8 };
     const size_t len = 200;
     struct sent s[N];
     for (int i = 0; i < N; i++)
         send_now(cl, 0, 1, len, (uint32_t)i, &s[i]);
     sim_run_events(INT64_MAX);
-    EXPECT_EQ(tr.n, N);
+    TH_EXPECT_EQ(tr.n, N);
     int in_order = 1;
     for (size_t i = 0; i < tr.n; i++) {
-        EXPECT_EQ(tr.e[i].intact, 1);
+        TH_EXPECT_EQ(tr.e[i].intact, 1);
         in_order &= tr.e[i].seq == (uint32_t)i;
     }
     for (int i = 0; i < N; i++)
-        EXPECT_EQ(delivered(&tr, 0, 1, (uint32_t)i), 1);
+        TH_EXPECT_EQ(delivered(&tr, 0, 1, (uint32_t)i), 1);
     CU_ASSERT(!in_order);
     /* Held at the far end of each of the two links. */
-    EXPECT_EQ(nicm_fault_stats(cl)->reordered, 2 * N);
+    TH_EXPECT_EQ(nicm_fault_stats(cl)->reordered, 2 * N);
     /* A hold does not hold the link: each carried N serialisations. */
-    EXPECT_EQ(nicm_link_stats(cl, UP(0))->busy, N * ser(len));
-    EXPECT_EQ(nicm_link_stats(cl, DOWN(1))->busy, N * ser(len));
+    TH_EXPECT_EQ(nicm_link_stats(cl, UP(0))->busy, N * ser(len));
+    TH_EXPECT_EQ(nicm_link_stats(cl, DOWN(1))->busy, N * ser(len));
     /* At most two holds of 20 us (the default) each, plus the queueing of
      * all N packets on the down link and in the receive-DMA engine. */
     for (size_t i = 0; i < tr.n; i++)
         CU_ASSERT(tr.e[i].t <= same_switch_time(len) +
                                    3 * N * (NET_SETUP + ser(len)) +
                                    2 * NICM_REORDER_DELAY_DEFAULT);
-    trace_free(&tr);
-    cluster_end(cl);
+    faulty_end(cl, &tr);
 
     /* A shorter bound: every hold is at most 1 us. */
-    cl = cluster_new();
     f.reorder_delay_max = 1 * HW_US;
-    set_faults(cl, &f);
-    trace_setup(&tr, cl);
+    cl = faulty_cluster(&f, &tr);
     struct sent one;
     send_now(cl, 0, 1, len, 0, &one);
     sim_run_events(INT64_MAX);
-    EXPECT_EQ(tr.n, 1);
+    TH_EXPECT_EQ(tr.n, 1);
     if (tr.n == 1) {
         CU_ASSERT(tr.e[0].t > same_switch_time(len));
         CU_ASSERT(tr.e[0].t <= same_switch_time(len) + 2 * HW_US);
     }
-    trace_free(&tr);
-    cluster_end(cl);
+    faulty_end(cl, &tr);
 }
 
 /* ---- Determinism ---- */
@@ -735,15 +610,13 @@ static void test_reorder(void)
 static void mixed_run(uint64_t seed, struct trace *tr,
                       struct nicm_fault_stats *st)
 {
-    nicm_cluster *cl = cluster_new();
     struct nicm_faults f = {.drop = 0.1,
                             .corrupt = 0.1,
                             .dup = 0.2,
                             .reorder = 0.3,
                             .reorder_delay_max = 5 * HW_US,
                             .seed = seed};
-    set_faults(cl, &f);
-    trace_setup(tr, cl);
+    nicm_cluster *cl = faulty_cluster(&f, tr);
     enum { ROUNDS = 12 };
     static struct sent s[ROUNDS][NNODES][NNODES];
     for (int r = 0; r < ROUNDS; r++)
@@ -758,10 +631,10 @@ static void mixed_run(uint64_t seed, struct trace *tr,
         for (int a = 0; a < NNODES; a++)
             for (int b = 0; b < NNODES; b++)
                 if (a != b)
-                    EXPECT_EQ(s[r][a][b].fired, 1);
+                    TH_EXPECT_EQ(s[r][a][b].fired, 1);
     for (size_t i = 0; i < tr->n; i++)
-        EXPECT_EQ(tr->e[i].intact, 1); /* corrupt ones never get through */
-    cluster_end(cl);
+        TH_EXPECT_EQ(tr->e[i].intact, 1); /* corrupt ones never get through */
+    model_cluster_end(cl);
 }
 
 static int same_trace(const struct trace *a, const struct trace *b)
@@ -800,11 +673,9 @@ static void test_seed_determinism(void)
 
 static void test_drop_rate(void)
 {
-    nicm_cluster *cl = cluster_new();
     struct nicm_faults f = {.drop = 0.05, .seed = 12345};
-    set_faults(cl, &f);
     struct trace tr;
-    trace_setup(&tr, cl);
+    nicm_cluster *cl = faulty_cluster(&f, &tr);
     enum { N = 10000 };
     struct sent *s = calloc(N, sizeof *s);
     CU_ASSERT_FATAL(s != NULL);
@@ -817,26 +688,23 @@ static void test_drop_rate(void)
     EXPECT_IN(N - up, 400, 600);
     /* On the second: Binomial(up, 0.05), mean about 475. */
     EXPECT_IN(up - down, 375, 575);
-    EXPECT_EQ(nicm_fault_stats(cl)->dropped, N - down);
-    EXPECT_EQ(tr.n, down);
+    TH_EXPECT_EQ(nicm_fault_stats(cl)->dropped, N - down);
+    TH_EXPECT_EQ(tr.n, down);
     int fired = 0;
     for (int i = 0; i < N; i++)
         fired += s[i].fired;
-    EXPECT_EQ(fired, N);
+    TH_EXPECT_EQ(fired, N);
     free(s);
-    trace_free(&tr);
-    cluster_end(cl);
+    faulty_end(cl, &tr);
 }
 
 /* dup: a packet is duplicated at most once, with probability
  * 1 - 0.95^2 = 0.0975 over its two links: mean 975, sd 30. */
 static void test_dup_rate(void)
 {
-    nicm_cluster *cl = cluster_new();
     struct nicm_faults f = {.dup = 0.05, .seed = 54321};
-    set_faults(cl, &f);
     struct trace tr;
-    trace_setup(&tr, cl);
+    nicm_cluster *cl = faulty_cluster(&f, &tr);
     enum { N = 10000 };
     struct sent *s = calloc(N, sizeof *s);
     CU_ASSERT_FATAL(s != NULL);
@@ -845,17 +713,16 @@ static void test_dup_rate(void)
     sim_run_events(INT64_MAX);
     uint64_t dups = nicm_fault_stats(cl)->duplicated;
     EXPECT_IN(dups, 825, 1125);
-    EXPECT_EQ(tr.n, N + dups);
+    TH_EXPECT_EQ(tr.n, N + dups);
     free(s);
-    trace_free(&tr);
-    cluster_end(cl);
+    faulty_end(cl, &tr);
 }
 
 /* ---- Bad settings ---- */
 
 static void test_bad_values(void)
 {
-    nicm_cluster *cl = cluster_new();
+    nicm_cluster *cl = model_cluster(NULL);
     /* A valid configuration first: everything is dropped. */
     struct nicm_faults good = {.drop = 1, .seed = 1};
     set_faults(cl, &good);
@@ -894,77 +761,53 @@ static void test_bad_values(void)
         CU_assertImplementation(rc == VS_EINVAL, __LINE__, msg, __FILE__, "",
                                 CU_FALSE);
     }
-    EXPECT_EQ(nicm_set_faults(cl, NULL), VS_EINVAL);
+    TH_EXPECT_EQ(nicm_set_faults(cl, NULL), VS_EINVAL);
     /* The valid configuration still holds. */
-    EXPECT_EQ(nicm_faults_active(cl), 1);
+    TH_EXPECT_EQ(nicm_faults_active(cl), 1);
     struct trace tr;
     trace_setup(&tr, cl);
     struct sent s;
     send_now(cl, 0, 1, 100, 1, &s);
     sim_run_events(INT64_MAX);
-    EXPECT_EQ(tr.n, 0);
-    EXPECT_EQ(nicm_fault_stats(cl)->dropped, 1);
+    TH_EXPECT_EQ(tr.n, 0);
+    TH_EXPECT_EQ(nicm_fault_stats(cl)->dropped, 1);
     /* The edges of the ranges are fine; all zero turns the faults off. */
     struct nicm_faults edge = {.drop = 0, .corrupt = 1, .dup = 0, .reorder = 1};
-    EXPECT_EQ(nicm_set_faults(cl, &edge), VS_OK);
+    TH_EXPECT_EQ(nicm_set_faults(cl, &edge), VS_OK);
     struct nicm_faults off = {.seed = 3};
-    EXPECT_EQ(nicm_set_faults(cl, &off), VS_OK);
-    EXPECT_EQ(nicm_faults_active(cl), 0);
+    TH_EXPECT_EQ(nicm_set_faults(cl, &off), VS_OK);
+    TH_EXPECT_EQ(nicm_faults_active(cl), 0);
     send_now(cl, 0, 1, 100, 2, &s);
     sim_run_events(INT64_MAX);
-    EXPECT_EQ(tr.n, 1);
-    trace_free(&tr);
-    cluster_end(cl);
+    TH_EXPECT_EQ(tr.n, 1);
+    faulty_end(cl, &tr);
 }
 
 /* The intervals are copied: changing the caller's array later does not
  * change the model. */
 static void test_settings_copied(void)
 {
-    nicm_cluster *cl = cluster_new();
     struct nicm_link_down d = {DOWN(1), 0, HW_TIME_NEVER};
     struct nicm_faults f = {.downs = &d, .ndowns = 1, .seed = 1};
-    set_faults(cl, &f);
-    d.link = DOWN(2);
     struct trace tr;
-    trace_setup(&tr, cl);
+    nicm_cluster *cl = faulty_cluster(&f, &tr);
+    d.link = DOWN(2);
     struct sent s;
     send_now(cl, 0, 1, 100, 1, &s);
     sim_run_events(INT64_MAX);
-    EXPECT_EQ(tr.n, 0);
-    EXPECT_EQ(nicm_fault_stats(cl)->link_down_drops, 1);
-    trace_free(&tr);
-    cluster_end(cl);
+    TH_EXPECT_EQ(tr.n, 0);
+    TH_EXPECT_EQ(nicm_fault_stats(cl)->link_down_drops, 1);
+    faulty_end(cl, &tr);
 }
 
 /* ---- The profile's [faults] section ---- */
 
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    static char buf[32768];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    return buf;
-}
-
 /* The shipped profile with extra lines appended, loaded.  Returns the rc;
  * the temporary file is gone again. */
 static int load_with(const char *extra, struct nicm_profile *p, char *err,
-                     size_t errlen, char path[static 64])
+                     size_t errlen, char path[static TH_PATH_LEN])
 {
-    const char *base = read_text(TH_PROFILE);
-    CU_ASSERT_FATAL(base != NULL);
-    snprintf(path, 64, "/tmp/vmmcsim-faults-XXXXXX");
-    int fd = mkstemp(path);
-    CU_ASSERT_FATAL(fd >= 0);
-    FILE *f = fdopen(fd, "w");
-    CU_ASSERT_FATAL(f != NULL);
-    fprintf(f, "%s\n%s", base, extra);
-    fclose(f);
+    th_write_profile(path, "faults", extra);
     int rc = nicm_profile_load(p, path, err, errlen);
     unlink(path);
     return rc;
@@ -973,32 +816,33 @@ static int load_with(const char *extra, struct nicm_profile *p, char *err,
 static void test_profile_section(void)
 {
     struct nicm_profile p;
-    char err[512] = "", path[64];
+    char err[512] = "", path[TH_PATH_LEN];
     /* Without the section: no faults. */
-    EXPECT_EQ(nicm_profile_load(&p, TH_PROFILE, err, sizeof err), VS_OK);
-    EXPECT_EQ(p.fault_drop == 0 && p.fault_corrupt == 0 && p.fault_dup == 0 &&
-                  p.fault_reorder == 0 && p.fault_reorder_delay_max == 0,
-              1);
+    TH_EXPECT_EQ(nicm_profile_load(&p, TH_PROFILE, err, sizeof err), VS_OK);
+    TH_EXPECT_EQ(p.fault_drop == 0 && p.fault_corrupt == 0 &&
+                     p.fault_dup == 0 && p.fault_reorder == 0 &&
+                     p.fault_reorder_delay_max == 0,
+                 1);
     /* Some keys: the others stay 0. */
-    EXPECT_EQ(load_with("[faults]\ndrop = 0.25\nreorder = 1\n"
-                        "reorder_delay_max_ns = 1500\n",
-                        &p, err, sizeof err, path),
-              VS_OK);
+    TH_EXPECT_EQ(load_with("[faults]\ndrop = 0.25\nreorder = 1\n"
+                           "reorder_delay_max_ns = 1500\n",
+                           &p, err, sizeof err, path),
+                 VS_OK);
     CU_ASSERT(p.fault_drop == 0.25);
     CU_ASSERT(p.fault_reorder == 1);
     CU_ASSERT(p.fault_corrupt == 0 && p.fault_dup == 0);
-    EXPECT_EQ(p.fault_reorder_delay_max, 1500 * HW_NS);
+    TH_EXPECT_EQ(p.fault_reorder_delay_max, 1500 * HW_NS);
     /* Out of range, unknown: file, line and field. */
     err[0] = 0;
-    EXPECT_EQ(load_with("[faults]\ndup = 0.5\ncorrupt = 1.5\n", &p, err,
-                        sizeof err, path),
-              VS_ECONFIG);
+    TH_EXPECT_EQ(load_with("[faults]\ndup = 0.5\ncorrupt = 1.5\n", &p, err,
+                           sizeof err, path),
+                 VS_ECONFIG);
     CU_ASSERT(strstr(err, path) != NULL);
     CU_ASSERT(strstr(err, "[faults] corrupt") != NULL);
     CU_ASSERT(strstr(err, "out of range") != NULL);
     err[0] = 0;
-    EXPECT_EQ(load_with("[faults]\nlose = 0.5\n", &p, err, sizeof err, path),
-              VS_ECONFIG);
+    TH_EXPECT_EQ(load_with("[faults]\nlose = 0.5\n", &p, err, sizeof err, path),
+                 VS_ECONFIG);
     CU_ASSERT(strstr(err, "[faults] lose: unknown key") != NULL);
 }
 

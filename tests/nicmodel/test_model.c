@@ -1,14 +1,14 @@
 /*
  * The NIC and fabric model of nicmodel/, driven directly through the hw_nic
  * ops on the actor-free engine, with a hand-written profile and topology
- * (nodes 0-2 on switch S1, nodes 3-4 on switch S2, one link each way
- * between the switches).  Every simulated time is checked to the picosecond
- * against the model's formulas computed here from the profile: host-DMA
- * timing, copying and serialisation; packet delivery over one and two
- * switches; output-port contention; receive-buffer back-pressure with no
- * loss; SRAM accounting; NIC timers and processor serialisation.
+ * (tests/nicmodel/model_helpers.h: nodes 0-2 on switch S1, nodes 3-4 on
+ * switch S2, one link each way between the switches).  Every simulated time
+ * is checked to the picosecond against the model's formulas computed from
+ * the profile: host-DMA timing, copying and serialisation; packet delivery
+ * over one and two switches; output-port contention; receive-buffer
+ * back-pressure with no loss; SRAM accounting; NIC timers and processor
+ * serialisation.
  */
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,189 +17,19 @@
 #include "nicmodel/nicm.h"
 #include "sim/engine.h"
 #include "tests/harness.h"
+#include "tests/nicmodel/model_helpers.h"
 #include "util/err.h"
 
 void register_nicmodel_tests(void);
 
-/* ---- the profile (round numbers) ---- */
-
-#define DMA_SETUP (500 * HW_NS)
-#define DMA_MBPS 100u
-#define NET_SETUP (100 * HW_NS)
-#define SW_DELAY (300 * HW_NS)
-#define NIC_MHZ 50.0
-#define CYCLE (20 * HW_NS) /* 1 / 50 MHz */
-#define SRAM_BYTES (1u << 20)
-#define RECV_BUFS 4u
-#define SEND_BUFS 2u
-#define MAX_PKT 4144u
-#define WIRE_OVH 8u
-#define CMD_CYCLES 60u
-#define DMA_DONE_CYCLES 12u
-
-/* ---- the topology ---- */
-
-#define NNODES 5
-#define UP(i) ((size_t)(i))       /* node i -> its switch */
-#define DOWN(i) ((size_t)(5 + (i))) /* switch -> node i */
-#define ISL_12 ((size_t)10)         /* S1 -> S2 */
-#define ISL_21 ((size_t)11)         /* S2 -> S1 */
-#define NLINKS 12
-#define SWITCH_OF(i) ((i) < 3 ? 0 : 1)
-#define LINK_BPS 160000000ull /* 1.28 Gb/s */
-#define LAT_UP (20 * HW_NS)
-#define LAT_DOWN (30 * HW_NS)
-#define LAT_ISL (70 * HW_NS)
-
-static double link_bw[NLINKS];
-static hw_time_t link_lat[NLINKS];
-
-static int route_fn(void *arg, int a, int b, size_t *out, int max)
-{
-    (void)arg;
-    if (a < 0 || b < 0 || a >= NNODES || b >= NNODES)
-        return -1;
-    if (a == b)
-        return 0;
-    int cross = SWITCH_OF(a) != SWITCH_OF(b);
-    if (2 + cross > max)
-        return -1;
-    int k = 0;
-    out[k++] = UP(a);
-    if (cross)
-        out[k++] = SWITCH_OF(a) == 0 ? ISL_12 : ISL_21;
-    out[k++] = DOWN(b);
-    return k;
-}
-
-static struct nicm_topo make_topo(void)
-{
-    for (size_t i = 0; i < NLINKS; i++) {
-        link_bw[i] = (double)LINK_BPS;
-        link_lat[i] = i < 5 ? LAT_UP : i < 10 ? LAT_DOWN : LAT_ISL;
-    }
-    struct nicm_topo t = {
-        .nnodes = NNODES,
-        .nlinks = NLINKS,
-        .link_bw = link_bw,
-        .link_lat = link_lat,
-        .link_name = NULL,
-        .route = route_fn,
-        .route_arg = NULL,
-    };
-    return t;
-}
-
-static void make_profile(struct nicm_profile *p)
-{
-    memset(p, 0, sizeof *p);
-    p->host_cpu_mhz = 166;
-    p->host_cost[HW_HOST_CALL] = 150 * HW_NS;
-    p->host_cost[HW_HOST_SYSCALL] = 5000 * HW_NS;
-    p->host_cost[HW_HOST_INTERRUPT] = 15000 * HW_NS;
-    p->host_cost[HW_HOST_POLL] = 200 * HW_NS;
-    p->page_size = 4096;
-    p->pio_write_word = 120 * HW_NS;
-    p->pio_read_word = 450 * HW_NS;
-    p->dma_setup = DMA_SETUP;
-    p->dma_bytes_per_ps = DMA_MBPS * 1e6 / 1e12; /* as the loader does */
-    p->nic_clock_mhz = NIC_MHZ;
-    p->cycle = (hw_time_t)llround(1e6 / p->nic_clock_mhz);
-    p->sram_bytes = SRAM_BYTES;
-    p->recv_buffers = RECV_BUFS;
-    p->send_buffers = SEND_BUFS;
-    p->max_packet = MAX_PKT;
-    p->wire_overhead_bytes = WIRE_OVH;
-    p->net_dma_setup = NET_SETUP;
-    p->fw_cycles[HW_FW_CMD] = CMD_CYCLES;
-    p->fw_cycles[HW_FW_SEND_PKT] = 50;
-    p->fw_cycles[HW_FW_RECV_PKT] = 55;
-    p->fw_cycles[HW_FW_XLATE_PAGE] = 8;
-    p->fw_cycles[HW_FW_DMA_DONE] = DMA_DONE_CYCLES;
-    p->fw_cycles[HW_FW_COMPLETE] = 10;
-    p->fw_cycles[HW_FW_NOTIFY] = 20;
-    p->fw_cycles[HW_FW_CTRL] = 30;
-    p->switch_delay = SW_DELAY;
-}
-
 /* ---- expected times, in integer picoseconds ---- */
-
-/* ceil(bytes / rate) with the rate in bytes per second. */
-static hw_time_t xfer_ps(uint64_t bytes, uint64_t bytes_per_s)
-{
-    return (hw_time_t)((bytes * 1000000000000ull + bytes_per_s - 1) /
-                       bytes_per_s);
-}
 
 static hw_time_t dma_xfer(size_t len)
 {
     return xfer_ps(len, DMA_MBPS * 1000000ull);
 }
 
-/* Serialisation of a packet of len bytes on one link. */
-static hw_time_t ser(size_t len) { return xfer_ps(len + WIRE_OVH, LINK_BPS); }
-
-/* Send-DMA setup; the head crosses up-link, switch, down-link; the
- * receive-DMA's setup; the packet streams in behind its head (cut-through:
- * one serialisation time on the whole path). */
-static hw_time_t same_switch_time(size_t len)
-{
-    return NET_SETUP + LAT_UP + SW_DELAY + LAT_DOWN + NET_SETUP + ser(len);
-}
-
-static hw_time_t cross_switch_time(size_t len)
-{
-    return NET_SETUP + LAT_UP + SW_DELAY + LAT_ISL + SW_DELAY + LAT_DOWN +
-           NET_SETUP + ser(len);
-}
-
 /* ---- helpers ---- */
-
-static void expect_eq_(long long got, long long want, const char *what,
-                       const char *file, int line)
-{
-    char msg[256];
-    snprintf(msg, sizeof msg, "%s = %lld, expected %lld", what, got, want);
-    CU_assertImplementation(got == want ? CU_TRUE : CU_FALSE,
-                            (unsigned)line, msg, file, "", CU_FALSE);
-}
-#define EXPECT_EQ(got, want)                                                \
-    expect_eq_((long long)(got), (long long)(want), #got, __FILE__, __LINE__)
-
-/* A cluster on the topology, with link `link` running at bps bytes/s. */
-static nicm_cluster *cluster_new_bw(const struct nicm_profile *p, size_t link,
-                                    uint64_t bps)
-{
-    sim_reset();
-    struct nicm_topo topo = make_topo();
-    link_bw[link] = (double)bps;
-    nicm_cluster *cl = NULL;
-    char err[256] = "";
-    int rc = nicm_cluster_create(&cl, p, &topo, err, sizeof err);
-    if (rc != VS_OK)
-        fprintf(stderr, "nicm_cluster_create: %d %s\n", rc, err);
-    CU_ASSERT_FATAL(rc == VS_OK && cl != NULL);
-    return cl;
-}
-
-static nicm_cluster *cluster_new(const struct nicm_profile *p)
-{
-    return cluster_new_bw(p, 0, LINK_BPS);
-}
-
-static nicm_cluster *cluster_default(void)
-{
-    struct nicm_profile p;
-    make_profile(&p);
-    return cluster_new(&p);
-}
-
-static void cluster_end(nicm_cluster *cl)
-{
-    EXPECT_EQ(nicm_packets_in_flight(cl), 0);
-    nicm_cluster_destroy(cl);
-    sim_shutdown();
-}
 
 /* A payload that says where it comes from: [seq, src, pattern...]. */
 static void fill(unsigned char *buf, size_t len, int src, int seq)
@@ -288,7 +118,7 @@ static void send_pkt(nicm_cluster *cl, int from, int to, size_t len, int seq,
     fill(buf, len, from, seq);
     memset(d, 0, sizeof *d);
     int rc = n->ops->net_send(n, to, buf, len, done_cb, d);
-    EXPECT_EQ(rc, VS_OK);
+    TH_EXPECT_EQ(rc, VS_OK);
     /* The model took its copy: the buffer may change now. */
     memset(buf, 0xEE, len);
 }
@@ -312,7 +142,7 @@ static void probe_zero(void *arg)
 
 static void test_host_dma(void)
 {
-    nicm_cluster *cl = cluster_default();
+    nicm_cluster *cl = model_cluster(NULL);
     hw_nic *n = nicm_nic(cl, 0);
     const size_t n1 = 4096, n2 = 1000;
     unsigned char *host = malloc(n1);
@@ -323,34 +153,35 @@ static void test_host_dma(void)
 
     /* Host -> SRAM at t = 0. */
     struct done_rec d1 = {.a = host, .b = sram, .len = n1};
-    EXPECT_EQ(n->ops->host_dma(n, HW_DMA_TO_NIC, host, sram, n1, done_cb, &d1),
-              VS_OK);
+    TH_EXPECT_EQ(
+        n->ops->host_dma(n, HW_DMA_TO_NIC, host, sram, n1, done_cb, &d1),
+        VS_OK);
     hw_time_t end1 = DMA_SETUP + dma_xfer(n1);
     /* One picosecond before the end nothing has moved yet. */
     struct probe pr = {sram, n1, 0};
     sim_post(end1 - 1, probe_zero, &pr);
     sim_run_events(INT64_MAX);
-    EXPECT_EQ(pr.untouched, 1);
-    EXPECT_EQ(d1.fired, 1);
-    EXPECT_EQ(d1.status, VS_OK);
-    EXPECT_EQ(d1.t, end1);
-    EXPECT_EQ(d1.intact, 1);
-    EXPECT_EQ(sim_now(), end1);
+    TH_EXPECT_EQ(pr.untouched, 1);
+    TH_EXPECT_EQ(d1.fired, 1);
+    TH_EXPECT_EQ(d1.status, VS_OK);
+    TH_EXPECT_EQ(d1.t, end1);
+    TH_EXPECT_EQ(d1.intact, 1);
+    TH_EXPECT_EQ(sim_now(), end1);
 
     /* SRAM -> host, from now (end1), at an offset on both sides. */
     struct done_rec d2 = {.a = host2 + 50, .b = sram + 7, .len = n2};
-    EXPECT_EQ(n->ops->host_dma(n, HW_DMA_TO_HOST, host2 + 50, sram + 7, n2,
-                               done_cb, &d2),
-              VS_OK);
+    TH_EXPECT_EQ(n->ops->host_dma(n, HW_DMA_TO_HOST, host2 + 50, sram + 7, n2,
+                                  done_cb, &d2),
+                 VS_OK);
     struct probe pr2 = {host2, n2 + 100, 0};
     hw_time_t end2 = end1 + DMA_SETUP + dma_xfer(n2);
     sim_post(end2 - 1, probe_zero, &pr2);
     sim_run_events(INT64_MAX);
-    EXPECT_EQ(pr2.untouched, 1);
-    EXPECT_EQ(d2.fired, 1);
-    EXPECT_EQ(d2.status, VS_OK);
-    EXPECT_EQ(d2.t, end2);
-    EXPECT_EQ(d2.intact, 1);
+    TH_EXPECT_EQ(pr2.untouched, 1);
+    TH_EXPECT_EQ(d2.fired, 1);
+    TH_EXPECT_EQ(d2.status, VS_OK);
+    TH_EXPECT_EQ(d2.t, end2);
+    TH_EXPECT_EQ(d2.intact, 1);
     CU_ASSERT(memcmp(host2 + 50, host + 7, n2) == 0);
     /* Nothing outside the target range was written. */
     size_t outside = 0;
@@ -358,26 +189,27 @@ static void test_host_dma(void)
         outside += host2[i] != 0;
     for (size_t i = 50 + n2; i < n2 + 100; i++)
         outside += host2[i] != 0;
-    EXPECT_EQ(outside, 0);
+    TH_EXPECT_EQ(outside, 0);
 
     const struct nicm_node_stats *st = nicm_node_stats(cl, 0);
-    EXPECT_EQ(st->host_dmas, 2);
-    EXPECT_EQ(st->host_dma_bytes, n1 + n2);
-    EXPECT_EQ(st->hdma_busy, end2);
-    EXPECT_EQ(st->bus_busy, dma_xfer(n1) + dma_xfer(n2));
+    TH_EXPECT_EQ(st->host_dmas, 2);
+    TH_EXPECT_EQ(st->host_dma_bytes, n1 + n2);
+    TH_EXPECT_EQ(st->hdma_busy, end2);
+    TH_EXPECT_EQ(st->bus_busy, dma_xfer(n1) + dma_xfer(n2));
 
     /* Bad requests are refused and start nothing. */
-    EXPECT_EQ(n->ops->host_dma(n, HW_DMA_TO_NIC, host, sram, n1, NULL, NULL),
-              VS_EINVAL);
-    EXPECT_EQ(n->ops->host_dma(n, HW_DMA_TO_NIC, NULL, sram, n1, done_cb, &d1),
-              VS_EINVAL);
-    EXPECT_EQ(sim_run_events(INT64_MAX), 0);
-    EXPECT_EQ(st->host_dmas, 2);
+    TH_EXPECT_EQ(n->ops->host_dma(n, HW_DMA_TO_NIC, host, sram, n1, NULL, NULL),
+                 VS_EINVAL);
+    TH_EXPECT_EQ(
+        n->ops->host_dma(n, HW_DMA_TO_NIC, NULL, sram, n1, done_cb, &d1),
+        VS_EINVAL);
+    TH_EXPECT_EQ(sim_run_events(INT64_MAX), 0);
+    TH_EXPECT_EQ(st->host_dmas, 2);
 
     n->ops->sram_free(n, sram, n1);
     free(host);
     free(host2);
-    cluster_end(cl);
+    model_cluster_end(cl);
 }
 
 /* A rate that is not a whole number of picoseconds per byte: the transfer
@@ -385,10 +217,10 @@ static void test_host_dma(void)
 static void test_host_dma_rounding(void)
 {
     struct nicm_profile p;
-    make_profile(&p);
+    model_profile(&p);
     const uint64_t rate = 300000000ull; /* 300 MB/s: 3333.33.. ps/byte */
     p.dma_bytes_per_ps = 300 * 1e6 / 1e12;
-    nicm_cluster *cl = cluster_new(&p);
+    nicm_cluster *cl = model_cluster(&p);
     hw_nic *n = nicm_nic(cl, 1);
     static const size_t lens[] = {1000, 9, 3, 0, 4096, 3000};
     enum { K = sizeof lens / sizeof *lens };
@@ -403,20 +235,20 @@ static void test_host_dma_rounding(void)
         /* Each one starts when the last ends (one engine). */
         t += DMA_SETUP + xfer_ps(lens[i], rate);
         want[i] = t;
-        EXPECT_EQ(n->ops->host_dma(n, HW_DMA_TO_HOST, host, sram, lens[i],
-                                   done_cb, &d[i]),
-                  VS_OK);
+        TH_EXPECT_EQ(n->ops->host_dma(n, HW_DMA_TO_HOST, host, sram, lens[i],
+                                      done_cb, &d[i]),
+                     VS_OK);
     }
-    EXPECT_EQ(xfer_ps(1000, rate), 3333334);
-    EXPECT_EQ(xfer_ps(9, rate), 30000);
+    TH_EXPECT_EQ(xfer_ps(1000, rate), 3333334);
+    TH_EXPECT_EQ(xfer_ps(9, rate), 30000);
     sim_run_events(INT64_MAX);
     for (int i = 0; i < K; i++) {
-        EXPECT_EQ(d[i].fired, 1);
-        EXPECT_EQ(d[i].t, want[i]);
+        TH_EXPECT_EQ(d[i].fired, 1);
+        TH_EXPECT_EQ(d[i].t, want[i]);
     }
     n->ops->sram_free(n, sram, 4096);
     free(host);
-    cluster_end(cl);
+    model_cluster_end(cl);
 }
 
 /* ---- 2. DMAs share one engine ---- */
@@ -435,14 +267,14 @@ static void dma_timer(void *arg)
     h->start_t = sim_now();
     h->n->ops->charge(h->n, HW_FW_DMA_DONE, 1);
     h->issue_t = h->n->ops->now(h->n);
-    EXPECT_EQ(h->n->ops->host_dma(h->n, HW_DMA_TO_NIC, h->host, h->sram,
-                                  h->len, done_cb, h->d),
-              VS_OK);
+    TH_EXPECT_EQ(h->n->ops->host_dma(h->n, HW_DMA_TO_NIC, h->host, h->sram,
+                                     h->len, done_cb, h->d),
+                 VS_OK);
 }
 
 static void test_host_dma_serialised(void)
 {
-    nicm_cluster *cl = cluster_default();
+    nicm_cluster *cl = model_cluster(NULL);
     hw_nic *n = nicm_nic(cl, 2);
     const size_t la = 2000, lb = 3000, lc = 100;
     unsigned char *ha = malloc(la), *hb = calloc(1, lb), *hc = malloc(lc);
@@ -457,10 +289,10 @@ static void test_host_dma_serialised(void)
     struct done_rec db = {.a = hb, .b = sb, .len = lb};
     struct done_rec dc = {.a = hc, .b = sc, .len = lc};
     /* Two at once, in opposite directions. */
-    EXPECT_EQ(n->ops->host_dma(n, HW_DMA_TO_NIC, ha, sa, la, done_cb, &da),
-              VS_OK);
-    EXPECT_EQ(n->ops->host_dma(n, HW_DMA_TO_HOST, hb, sb, lb, done_cb, &db),
-              VS_OK);
+    TH_EXPECT_EQ(n->ops->host_dma(n, HW_DMA_TO_NIC, ha, sa, la, done_cb, &da),
+                 VS_OK);
+    TH_EXPECT_EQ(n->ops->host_dma(n, HW_DMA_TO_HOST, hb, sb, lb, done_cb, &db),
+                 VS_OK);
     /* A third started by a handler at 100 us after charging cycles: it
      * starts at the processor's local time. */
     const hw_time_t t_timer = 100 * HW_US;
@@ -473,36 +305,36 @@ static void test_host_dma_serialised(void)
     CU_ASSERT_FATAL(end_b < t_timer);
     hw_time_t issue_c = t_timer + DMA_DONE_CYCLES * CYCLE;
     hw_time_t end_c = issue_c + DMA_SETUP + dma_xfer(lc);
-    EXPECT_EQ(da.fired, 1);
-    EXPECT_EQ(db.fired, 1);
-    EXPECT_EQ(dc.fired, 1);
-    EXPECT_EQ(da.t, end_a);
-    EXPECT_EQ(db.t, end_b);
-    EXPECT_EQ(h.start_t, t_timer);
-    EXPECT_EQ(h.issue_t, issue_c);
-    EXPECT_EQ(dc.t, end_c);
-    EXPECT_EQ(da.intact, 1);
-    EXPECT_EQ(db.intact, 1);
-    EXPECT_EQ(dc.intact, 1);
+    TH_EXPECT_EQ(da.fired, 1);
+    TH_EXPECT_EQ(db.fired, 1);
+    TH_EXPECT_EQ(dc.fired, 1);
+    TH_EXPECT_EQ(da.t, end_a);
+    TH_EXPECT_EQ(db.t, end_b);
+    TH_EXPECT_EQ(h.start_t, t_timer);
+    TH_EXPECT_EQ(h.issue_t, issue_c);
+    TH_EXPECT_EQ(dc.t, end_c);
+    TH_EXPECT_EQ(da.intact, 1);
+    TH_EXPECT_EQ(db.intact, 1);
+    TH_EXPECT_EQ(dc.intact, 1);
     const struct nicm_node_stats *st = nicm_node_stats(cl, 2);
-    EXPECT_EQ(st->host_dmas, 3);
-    EXPECT_EQ(st->hdma_busy, end_b + (end_c - issue_c));
-    EXPECT_EQ(st->bus_busy, dma_xfer(la) + dma_xfer(lb) + dma_xfer(lc));
-    EXPECT_EQ(st->cpu_busy, DMA_DONE_CYCLES * CYCLE);
+    TH_EXPECT_EQ(st->host_dmas, 3);
+    TH_EXPECT_EQ(st->hdma_busy, end_b + (end_c - issue_c));
+    TH_EXPECT_EQ(st->bus_busy, dma_xfer(la) + dma_xfer(lb) + dma_xfer(lc));
+    TH_EXPECT_EQ(st->cpu_busy, DMA_DONE_CYCLES * CYCLE);
     n->ops->sram_free(n, sa, la);
     n->ops->sram_free(n, sb, lb);
     n->ops->sram_free(n, sc, lc);
     free(ha);
     free(hb);
     free(hc);
-    cluster_end(cl);
+    model_cluster_end(cl);
 }
 
 /* ---- 3. one packet over one switch ---- */
 
 static void test_packet_delivery(void)
 {
-    nicm_cluster *cl = cluster_default();
+    nicm_cluster *cl = model_cluster(NULL);
     struct rx_ctx rx;
     rx_setup(&rx, cl, 1);
     const size_t len = 1000;
@@ -510,45 +342,45 @@ static void test_packet_delivery(void)
     send_pkt(cl, 0, 1, len, 5, &sd);
     sim_run_events(INT64_MAX);
 
-    EXPECT_EQ(rx.n, 1);
-    EXPECT_EQ(rx.t[0], same_switch_time(len));
-    EXPECT_EQ(rx.nic_t[0], same_switch_time(len));
-    EXPECT_EQ(rx.src[0], 0);
-    EXPECT_EQ(rx.len[0], len);
-    EXPECT_EQ(rx.seq[0], 5);
-    EXPECT_EQ(rx.intact[0], 1);
+    TH_EXPECT_EQ(rx.n, 1);
+    TH_EXPECT_EQ(rx.t[0], same_switch_time(len));
+    TH_EXPECT_EQ(rx.nic_t[0], same_switch_time(len));
+    TH_EXPECT_EQ(rx.src[0], 0);
+    TH_EXPECT_EQ(rx.len[0], len);
+    TH_EXPECT_EQ(rx.seq[0], 5);
+    TH_EXPECT_EQ(rx.intact[0], 1);
     /* The send buffer is free when the send-DMA has pushed the tail. */
-    EXPECT_EQ(sd.fired, 1);
-    EXPECT_EQ(sd.status, VS_OK);
-    EXPECT_EQ(sd.t, NET_SETUP + ser(len));
+    TH_EXPECT_EQ(sd.fired, 1);
+    TH_EXPECT_EQ(sd.status, VS_OK);
+    TH_EXPECT_EQ(sd.t, NET_SETUP + ser(len));
 
     const struct nicm_node_stats *s0 = nicm_node_stats(cl, 0);
     const struct nicm_node_stats *s1 = nicm_node_stats(cl, 1);
-    EXPECT_EQ(s0->pkts_sent, 1);
-    EXPECT_EQ(s0->wire_bytes_sent, len + WIRE_OVH);
-    EXPECT_EQ(s0->sdma_busy, NET_SETUP + ser(len));
-    EXPECT_EQ(s0->pkts_recv, 0);
-    EXPECT_EQ(s1->pkts_recv, 1);
-    EXPECT_EQ(s1->rdma_busy, NET_SETUP + ser(len));
-    EXPECT_EQ(s1->rx_stalls, 0);
+    TH_EXPECT_EQ(s0->pkts_sent, 1);
+    TH_EXPECT_EQ(s0->wire_bytes_sent, len + WIRE_OVH);
+    TH_EXPECT_EQ(s0->sdma_busy, NET_SETUP + ser(len));
+    TH_EXPECT_EQ(s0->pkts_recv, 0);
+    TH_EXPECT_EQ(s1->pkts_recv, 1);
+    TH_EXPECT_EQ(s1->rdma_busy, NET_SETUP + ser(len));
+    TH_EXPECT_EQ(s1->rx_stalls, 0);
     static const size_t used[] = {UP(0), DOWN(1)};
     for (int i = 0; i < 2; i++) {
         const struct nicm_link_stats *ls = nicm_link_stats(cl, used[i]);
-        EXPECT_EQ(ls->pkts, 1);
-        EXPECT_EQ(ls->bytes, len + WIRE_OVH);
-        EXPECT_EQ(ls->busy, ser(len));
-        EXPECT_EQ(ls->max_wait, 0);
+        TH_EXPECT_EQ(ls->pkts, 1);
+        TH_EXPECT_EQ(ls->bytes, len + WIRE_OVH);
+        TH_EXPECT_EQ(ls->busy, ser(len));
+        TH_EXPECT_EQ(ls->max_wait, 0);
     }
     for (size_t l = 0; l < NLINKS; l++)
         if (l != UP(0) && l != DOWN(1))
-            EXPECT_EQ(nicm_link_stats(cl, l)->pkts, 0);
-    cluster_end(cl);
+            TH_EXPECT_EQ(nicm_link_stats(cl, l)->pkts, 0);
+    model_cluster_end(cl);
 }
 
 /* The largest packet goes through intact; bad sends are refused. */
 static void test_packet_limits(void)
 {
-    nicm_cluster *cl = cluster_default();
+    nicm_cluster *cl = model_cluster(NULL);
     struct rx_ctx rx;
     rx_setup(&rx, cl, 2);
     struct done_rec sd;
@@ -558,20 +390,21 @@ static void test_packet_limits(void)
     memset(buf, 0, sizeof buf);
     struct done_rec bad;
     memset(&bad, 0, sizeof bad);
-    EXPECT_EQ(n->ops->net_send(n, 2, buf, MAX_PKT + 1, done_cb, &bad),
-              VS_EINVAL);
-    EXPECT_EQ(n->ops->net_send(n, NNODES, buf, 10, done_cb, &bad), VS_EINVAL);
-    EXPECT_EQ(n->ops->net_send(n, -1, buf, 10, done_cb, &bad), VS_EINVAL);
-    EXPECT_EQ(n->ops->net_send(n, 2, buf, 0, done_cb, &bad), VS_EINVAL);
-    EXPECT_EQ(n->ops->net_send(n, 2, buf, 10, NULL, NULL), VS_EINVAL);
+    TH_EXPECT_EQ(n->ops->net_send(n, 2, buf, MAX_PKT + 1, done_cb, &bad),
+                 VS_EINVAL);
+    TH_EXPECT_EQ(n->ops->net_send(n, NNODES, buf, 10, done_cb, &bad),
+                 VS_EINVAL);
+    TH_EXPECT_EQ(n->ops->net_send(n, -1, buf, 10, done_cb, &bad), VS_EINVAL);
+    TH_EXPECT_EQ(n->ops->net_send(n, 2, buf, 0, done_cb, &bad), VS_EINVAL);
+    TH_EXPECT_EQ(n->ops->net_send(n, 2, buf, 10, NULL, NULL), VS_EINVAL);
     sim_run_events(INT64_MAX);
-    EXPECT_EQ(bad.fired, 0);
-    EXPECT_EQ(rx.n, 1);
-    EXPECT_EQ(rx.len[0], MAX_PKT);
-    EXPECT_EQ(rx.intact[0], 1);
-    EXPECT_EQ(rx.t[0], same_switch_time(MAX_PKT));
-    EXPECT_EQ(nicm_node_stats(cl, 1)->pkts_sent, 1);
-    cluster_end(cl);
+    TH_EXPECT_EQ(bad.fired, 0);
+    TH_EXPECT_EQ(rx.n, 1);
+    TH_EXPECT_EQ(rx.len[0], MAX_PKT);
+    TH_EXPECT_EQ(rx.intact[0], 1);
+    TH_EXPECT_EQ(rx.t[0], same_switch_time(MAX_PKT));
+    TH_EXPECT_EQ(nicm_node_stats(cl, 1)->pkts_sent, 1);
+    model_cluster_end(cl);
 }
 
 /* ---- 4. contention ---- */
@@ -582,7 +415,7 @@ static void test_packet_limits(void)
  * first packet until it is in, takes the second with its own setup. */
 static void test_same_destination_contention(void)
 {
-    nicm_cluster *cl = cluster_default();
+    nicm_cluster *cl = model_cluster(NULL);
     struct rx_ctx rx;
     rx_setup(&rx, cl, 2);
     const size_t len = 2000;
@@ -591,25 +424,25 @@ static void test_same_destination_contention(void)
     send_pkt(cl, 1, 2, len, 2, &s1);
     sim_run_events(INT64_MAX);
     hw_time_t first = same_switch_time(len);
-    EXPECT_EQ(rx.n, 2);
-    EXPECT_EQ(rx.src[0], 0);
-    EXPECT_EQ(rx.src[1], 1);
-    EXPECT_EQ(rx.t[0], first);
-    EXPECT_EQ(rx.t[1], first + NET_SETUP + ser(len));
-    EXPECT_EQ(rx.intact[0], 1);
-    EXPECT_EQ(rx.intact[1], 1);
+    TH_EXPECT_EQ(rx.n, 2);
+    TH_EXPECT_EQ(rx.src[0], 0);
+    TH_EXPECT_EQ(rx.src[1], 1);
+    TH_EXPECT_EQ(rx.t[0], first);
+    TH_EXPECT_EQ(rx.t[1], first + NET_SETUP + ser(len));
+    TH_EXPECT_EQ(rx.intact[0], 1);
+    TH_EXPECT_EQ(rx.intact[1], 1);
     /* The senders did not wait. */
-    EXPECT_EQ(s0.t, NET_SETUP + ser(len));
-    EXPECT_EQ(s1.t, NET_SETUP + ser(len));
+    TH_EXPECT_EQ(s0.t, NET_SETUP + ser(len));
+    TH_EXPECT_EQ(s1.t, NET_SETUP + ser(len));
     const struct nicm_link_stats *down = nicm_link_stats(cl, DOWN(2));
-    EXPECT_EQ(down->pkts, 2);
-    EXPECT_EQ(down->busy, 2 * ser(len));
-    EXPECT_EQ(down->max_wait, ser(len));
-    EXPECT_EQ(nicm_link_stats(cl, UP(0))->max_wait, 0);
-    EXPECT_EQ(nicm_link_stats(cl, UP(1))->max_wait, 0);
-    EXPECT_EQ(nicm_node_stats(cl, 2)->pkts_recv, 2);
-    EXPECT_EQ(nicm_node_stats(cl, 2)->rdma_busy, 2 * (NET_SETUP + ser(len)));
-    cluster_end(cl);
+    TH_EXPECT_EQ(down->pkts, 2);
+    TH_EXPECT_EQ(down->busy, 2 * ser(len));
+    TH_EXPECT_EQ(down->max_wait, ser(len));
+    TH_EXPECT_EQ(nicm_link_stats(cl, UP(0))->max_wait, 0);
+    TH_EXPECT_EQ(nicm_link_stats(cl, UP(1))->max_wait, 0);
+    TH_EXPECT_EQ(nicm_node_stats(cl, 2)->pkts_recv, 2);
+    TH_EXPECT_EQ(nicm_node_stats(cl, 2)->rdma_busy, 2 * (NET_SETUP + ser(len)));
+    model_cluster_end(cl);
 }
 
 /* Nodes 0 and 1 (on S1) send to nodes 3 and 4 (on S2) at once: they share
@@ -617,7 +450,7 @@ static void test_same_destination_contention(void)
  * time after the first. */
 static void test_shared_link_contention(void)
 {
-    nicm_cluster *cl = cluster_default();
+    nicm_cluster *cl = model_cluster(NULL);
     struct rx_ctx rx3, rx4;
     rx_setup(&rx3, cl, 3);
     rx_setup(&rx4, cl, 4);
@@ -626,28 +459,28 @@ static void test_shared_link_contention(void)
     send_pkt(cl, 0, 3, len, 1, &s0);
     send_pkt(cl, 1, 4, len, 2, &s1);
     sim_run_events(INT64_MAX);
-    EXPECT_EQ(rx3.n, 1);
-    EXPECT_EQ(rx4.n, 1);
-    EXPECT_EQ(rx3.t[0], cross_switch_time(len));
-    EXPECT_EQ(rx4.t[0], cross_switch_time(len) + ser(len));
-    EXPECT_EQ(rx3.intact[0], 1);
-    EXPECT_EQ(rx4.intact[0], 1);
+    TH_EXPECT_EQ(rx3.n, 1);
+    TH_EXPECT_EQ(rx4.n, 1);
+    TH_EXPECT_EQ(rx3.t[0], cross_switch_time(len));
+    TH_EXPECT_EQ(rx4.t[0], cross_switch_time(len) + ser(len));
+    TH_EXPECT_EQ(rx3.intact[0], 1);
+    TH_EXPECT_EQ(rx4.intact[0], 1);
     const struct nicm_link_stats *isl = nicm_link_stats(cl, ISL_12);
-    EXPECT_EQ(isl->pkts, 2);
-    EXPECT_EQ(isl->bytes, 2 * (len + WIRE_OVH));
-    EXPECT_EQ(isl->busy, 2 * ser(len));
-    EXPECT_EQ(isl->max_wait, ser(len));
-    EXPECT_EQ(nicm_link_stats(cl, ISL_21)->pkts, 0);
-    EXPECT_EQ(nicm_link_stats(cl, DOWN(3))->max_wait, 0);
-    EXPECT_EQ(nicm_link_stats(cl, DOWN(4))->max_wait, 0);
-    cluster_end(cl);
+    TH_EXPECT_EQ(isl->pkts, 2);
+    TH_EXPECT_EQ(isl->bytes, 2 * (len + WIRE_OVH));
+    TH_EXPECT_EQ(isl->busy, 2 * ser(len));
+    TH_EXPECT_EQ(isl->max_wait, ser(len));
+    TH_EXPECT_EQ(nicm_link_stats(cl, ISL_21)->pkts, 0);
+    TH_EXPECT_EQ(nicm_link_stats(cl, DOWN(3))->max_wait, 0);
+    TH_EXPECT_EQ(nicm_link_stats(cl, DOWN(4))->max_wait, 0);
+    model_cluster_end(cl);
 }
 
 /* A ring 0 -> 1 -> 2 -> 0 at once (each node sends and receives): paths
  * are disjoint, so nobody waits. */
 static void test_no_interference(void)
 {
-    nicm_cluster *cl = cluster_default();
+    nicm_cluster *cl = model_cluster(NULL);
     struct rx_ctx rx[3];
     for (int i = 0; i < 3; i++)
         rx_setup(&rx[i], cl, i);
@@ -657,16 +490,16 @@ static void test_no_interference(void)
         send_pkt(cl, i, (i + 1) % 3, len, 10 + i, &sd[i]);
     sim_run_events(INT64_MAX);
     for (int i = 0; i < 3; i++) {
-        EXPECT_EQ(rx[i].n, 1);
-        EXPECT_EQ(rx[i].t[0], same_switch_time(len));
-        EXPECT_EQ(rx[i].src[0], (i + 2) % 3);
-        EXPECT_EQ(rx[i].intact[0], 1);
-        EXPECT_EQ(sd[i].t, NET_SETUP + ser(len));
-        EXPECT_EQ(nicm_link_stats(cl, UP(i))->max_wait, 0);
-        EXPECT_EQ(nicm_link_stats(cl, DOWN(i))->max_wait, 0);
-        EXPECT_EQ(nicm_link_stats(cl, DOWN(i))->pkts, 1);
+        TH_EXPECT_EQ(rx[i].n, 1);
+        TH_EXPECT_EQ(rx[i].t[0], same_switch_time(len));
+        TH_EXPECT_EQ(rx[i].src[0], (i + 2) % 3);
+        TH_EXPECT_EQ(rx[i].intact[0], 1);
+        TH_EXPECT_EQ(sd[i].t, NET_SETUP + ser(len));
+        TH_EXPECT_EQ(nicm_link_stats(cl, UP(i))->max_wait, 0);
+        TH_EXPECT_EQ(nicm_link_stats(cl, DOWN(i))->max_wait, 0);
+        TH_EXPECT_EQ(nicm_link_stats(cl, DOWN(i))->pkts, 1);
     }
-    cluster_end(cl);
+    model_cluster_end(cl);
 }
 
 /* Cut-through with links of different rates.  A slow first link: the
@@ -680,9 +513,9 @@ static void test_link_rates(void)
     const size_t len = 1000;
     const hw_time_t x_slow = xfer_ps(len + WIRE_OVH, slow);
     struct nicm_profile p;
-    make_profile(&p);
+    model_profile(&p);
 
-    nicm_cluster *cl = cluster_new_bw(&p, UP(0), slow);
+    nicm_cluster *cl = model_cluster_bw(&p, UP(0), slow);
     struct rx_ctx rx;
     rx_setup(&rx, cl, 1);
     struct done_rec sd;
@@ -690,47 +523,47 @@ static void test_link_rates(void)
     sim_run_events(INT64_MAX);
     /* The head path is not what bounds it here. */
     CU_ASSERT(x_slow > NET_SETUP + SW_DELAY + ser(len));
-    EXPECT_EQ(sd.t, NET_SETUP + x_slow);
-    EXPECT_EQ(rx.n, 1);
-    EXPECT_EQ(rx.t[0], NET_SETUP + x_slow + LAT_UP + LAT_DOWN);
-    EXPECT_EQ(rx.intact[0], 1);
-    EXPECT_EQ(nicm_link_stats(cl, UP(0))->busy, x_slow);
+    TH_EXPECT_EQ(sd.t, NET_SETUP + x_slow);
+    TH_EXPECT_EQ(rx.n, 1);
+    TH_EXPECT_EQ(rx.t[0], NET_SETUP + x_slow + LAT_UP + LAT_DOWN);
+    TH_EXPECT_EQ(rx.intact[0], 1);
+    TH_EXPECT_EQ(nicm_link_stats(cl, UP(0))->busy, x_slow);
     /* From when the head enters it until the tail has gone through. */
-    EXPECT_EQ(nicm_link_stats(cl, DOWN(1))->busy, x_slow - SW_DELAY);
-    cluster_end(cl);
+    TH_EXPECT_EQ(nicm_link_stats(cl, DOWN(1))->busy, x_slow - SW_DELAY);
+    model_cluster_end(cl);
 
-    cl = cluster_new_bw(&p, DOWN(1), slow);
+    cl = model_cluster_bw(&p, DOWN(1), slow);
     rx_setup(&rx, cl, 1);
     send_pkt(cl, 0, 1, len, 5, &sd);
     sim_run_events(INT64_MAX);
-    EXPECT_EQ(sd.t, NET_SETUP + ser(len));
-    EXPECT_EQ(rx.n, 1);
-    EXPECT_EQ(rx.t[0],
-              NET_SETUP + LAT_UP + SW_DELAY + LAT_DOWN + NET_SETUP + x_slow);
-    EXPECT_EQ(rx.intact[0], 1);
-    EXPECT_EQ(nicm_link_stats(cl, DOWN(1))->busy, x_slow);
-    cluster_end(cl);
+    TH_EXPECT_EQ(sd.t, NET_SETUP + ser(len));
+    TH_EXPECT_EQ(rx.n, 1);
+    TH_EXPECT_EQ(rx.t[0],
+                 NET_SETUP + LAT_UP + SW_DELAY + LAT_DOWN + NET_SETUP + x_slow);
+    TH_EXPECT_EQ(rx.intact[0], 1);
+    TH_EXPECT_EQ(nicm_link_stats(cl, DOWN(1))->busy, x_slow);
+    model_cluster_end(cl);
 }
 
 /* ---- 5. one switch vs two ---- */
 
 static hw_time_t one_trip(int from, int to, size_t len)
 {
-    nicm_cluster *cl = cluster_default();
+    nicm_cluster *cl = model_cluster(NULL);
     struct rx_ctx rx;
     rx_setup(&rx, cl, to);
     struct done_rec sd;
     send_pkt(cl, from, to, len, 3, &sd);
     sim_run_events(INT64_MAX);
-    EXPECT_EQ(rx.n, 1);
-    EXPECT_EQ(rx.intact[0], 1);
+    TH_EXPECT_EQ(rx.n, 1);
+    TH_EXPECT_EQ(rx.intact[0], 1);
     hw_time_t t = rx.n == 1 ? rx.t[0] : -1;
     if (SWITCH_OF(from) != SWITCH_OF(to)) {
         size_t isl = SWITCH_OF(from) == 0 ? ISL_12 : ISL_21;
-        EXPECT_EQ(nicm_link_stats(cl, isl)->pkts, 1);
-        EXPECT_EQ(nicm_link_stats(cl, isl)->busy, ser(len));
+        TH_EXPECT_EQ(nicm_link_stats(cl, isl)->pkts, 1);
+        TH_EXPECT_EQ(nicm_link_stats(cl, isl)->busy, ser(len));
     }
-    cluster_end(cl);
+    model_cluster_end(cl);
     return t;
 }
 
@@ -741,11 +574,11 @@ static void test_two_switches(void)
     hw_time_t cross = one_trip(0, 3, len);
     hw_time_t back = one_trip(4, 2, len);
     hw_time_t same_s2 = one_trip(3, 4, len);
-    EXPECT_EQ(same, same_switch_time(len));
-    EXPECT_EQ(cross, cross_switch_time(len));
-    EXPECT_EQ(cross - same, LAT_ISL + SW_DELAY);
-    EXPECT_EQ(back, cross);
-    EXPECT_EQ(same_s2, same);
+    TH_EXPECT_EQ(same, same_switch_time(len));
+    TH_EXPECT_EQ(cross, cross_switch_time(len));
+    TH_EXPECT_EQ(cross - same, LAT_ISL + SW_DELAY);
+    TH_EXPECT_EQ(back, cross);
+    TH_EXPECT_EQ(same_s2, same);
 }
 
 /* ---- 6. receive buffers ---- */
@@ -771,7 +604,7 @@ static void release_timer(void *arg)
 
 static void test_rx_buffers_backpressure(void)
 {
-    nicm_cluster *cl = cluster_default();
+    nicm_cluster *cl = model_cluster(NULL);
     struct rx_ctx rx;
     rx_setup(&rx, cl, 1);
     rx.hold = 1;
@@ -788,42 +621,42 @@ static void test_rx_buffers_backpressure(void)
 
     /* Before the release: the first RECV_BUFS are in, the rest wait. */
     sim_run_events(t_rel - 1);
-    EXPECT_EQ(rx.n, RECV_BUFS);
-    EXPECT_EQ(nicm_node_stats(cl, 1)->rx_stalls, NPKT - RECV_BUFS);
-    EXPECT_EQ(nicm_packets_in_flight(cl), NPKT);
+    TH_EXPECT_EQ(rx.n, RECV_BUFS);
+    TH_EXPECT_EQ(nicm_node_stats(cl, 1)->rx_stalls, NPKT - RECV_BUFS);
+    TH_EXPECT_EQ(nicm_packets_in_flight(cl), NPKT);
     sim_run_events(INT64_MAX);
 
     /* One sender: packets leave one send-DMA (setup + serialisation)
      * apart and arrive, pipelined, as far apart. */
     const hw_time_t gap = NET_SETUP + ser(len);
-    EXPECT_EQ(rel.t, t_rel);
-    EXPECT_EQ(rel.released, RECV_BUFS);
-    EXPECT_EQ(rx.n, NPKT);
+    TH_EXPECT_EQ(rel.t, t_rel);
+    TH_EXPECT_EQ(rel.released, RECV_BUFS);
+    TH_EXPECT_EQ(rx.n, NPKT);
     for (int i = 0; i < NPKT && i < rx.n; i++) {
-        EXPECT_EQ(rx.seq[i], i); /* in order, none lost */
-        EXPECT_EQ(rx.src[i], 0);
-        EXPECT_EQ(rx.intact[i], 1);
-        EXPECT_EQ(sd[i].t, (i + 1) * gap);
+        TH_EXPECT_EQ(rx.seq[i], i); /* in order, none lost */
+        TH_EXPECT_EQ(rx.src[i], 0);
+        TH_EXPECT_EQ(rx.intact[i], 1);
+        TH_EXPECT_EQ(sd[i].t, (i + 1) * gap);
         if (i < (int)RECV_BUFS)
-            EXPECT_EQ(rx.t[i], same_switch_time(len) + i * gap);
+            TH_EXPECT_EQ(rx.t[i], same_switch_time(len) + i * gap);
         else /* Taken in, one after another, once buffers are free. */
-            EXPECT_EQ(rx.t[i], t_rel + (i - (int)RECV_BUFS + 1) *
-                                           (NET_SETUP + ser(len)));
+            TH_EXPECT_EQ(rx.t[i], t_rel + (i - (int)RECV_BUFS + 1) *
+                                              (NET_SETUP + ser(len)));
     }
     const struct nicm_node_stats *s1 = nicm_node_stats(cl, 1);
-    EXPECT_EQ(s1->pkts_recv, NPKT);
-    EXPECT_EQ(s1->rx_stalls, NPKT - RECV_BUFS);
-    EXPECT_EQ(nicm_node_stats(cl, 0)->pkts_sent, NPKT);
-    EXPECT_EQ(nicm_node_stats(cl, 0)->wire_bytes_sent,
-              NPKT * (len + WIRE_OVH));
-    cluster_end(cl); /* checks nothing is in flight */
+    TH_EXPECT_EQ(s1->pkts_recv, NPKT);
+    TH_EXPECT_EQ(s1->rx_stalls, NPKT - RECV_BUFS);
+    TH_EXPECT_EQ(nicm_node_stats(cl, 0)->pkts_sent, NPKT);
+    TH_EXPECT_EQ(nicm_node_stats(cl, 0)->wire_bytes_sent,
+                 NPKT * (len + WIRE_OVH));
+    model_cluster_end(cl); /* checks nothing is in flight */
 }
 
 /* ---- 7. SRAM ---- */
 
 static void test_sram(void)
 {
-    nicm_cluster *cl = cluster_default();
+    nicm_cluster *cl = model_cluster(NULL);
     hw_nic *n = nicm_nic(cl, 4);
     /* The receive buffers live in SRAM. */
     const size_t avail = SRAM_BYTES - RECV_BUFS * MAX_PKT;
@@ -834,7 +667,7 @@ static void test_sram(void)
     CU_ASSERT_FATAL(b != NULL);
     CU_ASSERT(n->ops->sram_alloc(n, 1) == NULL);
     CU_ASSERT(n->ops->sram_alloc(n, 0) == NULL);
-    EXPECT_EQ(nicm_node_stats(cl, 4)->sram_peak, SRAM_BYTES);
+    TH_EXPECT_EQ(nicm_node_stats(cl, 4)->sram_peak, SRAM_BYTES);
     /* Another NIC's SRAM is its own. */
     hw_nic *other = nicm_nic(cl, 3);
     void *o = other->ops->sram_alloc(other, 4096);
@@ -852,7 +685,7 @@ static void test_sram(void)
         nonzero += c[i] != 0;
     for (size_t i = 0; i < 400; i++)
         nonzero += d[i] != 0;
-    EXPECT_EQ(nonzero, 0);
+    TH_EXPECT_EQ(nonzero, 0);
     n->ops->sram_free(n, a, avail - 1000);
     n->ops->sram_free(n, c, 600);
     n->ops->sram_free(n, d, 400);
@@ -862,8 +695,8 @@ static void test_sram(void)
     a = n->ops->sram_alloc(n, avail);
     CU_ASSERT(a != NULL);
     n->ops->sram_free(n, a, avail);
-    EXPECT_EQ(nicm_node_stats(cl, 4)->sram_peak, SRAM_BYTES);
-    cluster_end(cl);
+    TH_EXPECT_EQ(nicm_node_stats(cl, 4)->sram_peak, SRAM_BYTES);
+    model_cluster_end(cl);
 }
 
 /* A profile that does not fit the topology is refused with a message. */
@@ -871,18 +704,18 @@ static void test_bad_config(void)
 {
     sim_reset();
     struct nicm_profile p;
-    make_profile(&p);
-    struct nicm_topo topo = make_topo();
+    model_profile(&p);
+    struct nicm_topo topo = model_topo();
     nicm_cluster *cl = (nicm_cluster *)(uintptr_t)1; /* overwritten */
     char err[256] = "";
     p.sram_bytes = (uint64_t)p.recv_buffers * p.max_packet;
-    EXPECT_EQ(nicm_cluster_create(&cl, &p, &topo, err, sizeof err),
-              VS_ECONFIG);
+    TH_EXPECT_EQ(nicm_cluster_create(&cl, &p, &topo, err, sizeof err),
+                 VS_ECONFIG);
     CU_ASSERT(cl == NULL);
     CU_ASSERT(strstr(err, "recv_buffers") != NULL);
     /* One byte more fits, and leaves one byte of SRAM. */
     p.sram_bytes++;
-    EXPECT_EQ(nicm_cluster_create(&cl, &p, &topo, err, sizeof err), VS_OK);
+    TH_EXPECT_EQ(nicm_cluster_create(&cl, &p, &topo, err, sizeof err), VS_OK);
     CU_ASSERT_FATAL(cl != NULL);
     hw_nic *n = nicm_nic(cl, 0);
     void *one = n->ops->sram_alloc(n, 1);
@@ -891,14 +724,16 @@ static void test_bad_config(void)
     n->ops->sram_free(n, one, 1);
     nicm_cluster_destroy(cl);
     /* A link without bandwidth. */
-    make_profile(&p);
-    link_bw[ISL_21] = 0;
+    model_profile(&p);
+    double bw[NLINKS];
+    memcpy(bw, topo.link_bw, sizeof bw);
+    bw[ISL_21] = 0;
+    topo.link_bw = bw;
     err[0] = 0;
-    EXPECT_EQ(nicm_cluster_create(&cl, &p, &topo, err, sizeof err),
-              VS_ECONFIG);
+    TH_EXPECT_EQ(nicm_cluster_create(&cl, &p, &topo, err, sizeof err),
+                 VS_ECONFIG);
     CU_ASSERT(cl == NULL);
     CU_ASSERT(err[0] != 0);
-    link_bw[ISL_21] = (double)LINK_BPS;
     sim_shutdown();
 }
 
@@ -936,11 +771,11 @@ static void tm_cb(void *arg)
 
 static void test_timers(void)
 {
-    nicm_cluster *cl = cluster_default();
+    nicm_cluster *cl = model_cluster(NULL);
     hw_nic *n0 = nicm_nic(cl, 0), *n1 = nicm_nic(cl, 1);
     struct nicm_profile p;
-    make_profile(&p);
-    EXPECT_EQ(p.cycle, CYCLE); /* derived from nic_clock_mhz */
+    model_profile(&p);
+    TH_EXPECT_EQ(p.cycle, CYCLE); /* derived from nic_clock_mhz */
     tm_order = 0;
     struct tm_rec z = {.n = n0}, neg = {.n = n0}, a = {.n = n0},
                   b = {.n = n0}, c = {.n = n0}, d = {.n = n0},
@@ -974,39 +809,39 @@ static void test_timers(void)
     n0->ops->timer_cancel(n0, NULL);
     sim_run_events(INT64_MAX);
 
-    EXPECT_EQ(z.fired, 1);
-    EXPECT_EQ(z.t, 0);
-    EXPECT_EQ(neg.fired, 1);
-    EXPECT_EQ(neg.t, 0);
-    EXPECT_EQ(z.order, 1);
-    EXPECT_EQ(neg.order, 2);
-    EXPECT_EQ(a.fired, 1);
-    EXPECT_EQ(a.t, ta);
-    EXPECT_EQ(a.nic_t, ta);
-    EXPECT_EQ(a.end_t, ta + busy);
+    TH_EXPECT_EQ(z.fired, 1);
+    TH_EXPECT_EQ(z.t, 0);
+    TH_EXPECT_EQ(neg.fired, 1);
+    TH_EXPECT_EQ(neg.t, 0);
+    TH_EXPECT_EQ(z.order, 1);
+    TH_EXPECT_EQ(neg.order, 2);
+    TH_EXPECT_EQ(a.fired, 1);
+    TH_EXPECT_EQ(a.t, ta);
+    TH_EXPECT_EQ(a.nic_t, ta);
+    TH_EXPECT_EQ(a.end_t, ta + busy);
     /* f, due with a, runs when a is done. */
-    EXPECT_EQ(f.fired, 1);
-    EXPECT_EQ(f.t, ta + busy);
-    EXPECT_EQ(f.nic_t, ta + busy);
-    EXPECT_EQ(f.end_t, ta + busy + busy_f);
+    TH_EXPECT_EQ(f.fired, 1);
+    TH_EXPECT_EQ(f.t, ta + busy);
+    TH_EXPECT_EQ(f.nic_t, ta + busy);
+    TH_EXPECT_EQ(f.end_t, ta + busy + busy_f);
     CU_ASSERT(a.order < f.order); /* (e, on node 1, ran in between) */
     /* Node 1's processor is not node 0's. */
-    EXPECT_EQ(e.fired, 1);
-    EXPECT_EQ(e.t, tc);
-    EXPECT_EQ(c.fired, 1);
-    EXPECT_EQ(c.t, ta + busy + busy_f);
-    EXPECT_EQ(c.nic_t, ta + busy + busy_f);
-    EXPECT_EQ(b.fired, 0);
-    EXPECT_EQ(x.fired, 0);
+    TH_EXPECT_EQ(e.fired, 1);
+    TH_EXPECT_EQ(e.t, tc);
+    TH_EXPECT_EQ(c.fired, 1);
+    TH_EXPECT_EQ(c.t, ta + busy + busy_f);
+    TH_EXPECT_EQ(c.nic_t, ta + busy + busy_f);
+    TH_EXPECT_EQ(b.fired, 0);
+    TH_EXPECT_EQ(x.fired, 0);
     /* Started by a handler: from its local time. */
-    EXPECT_EQ(d.fired, 1);
-    EXPECT_EQ(d.t, ta + busy + 5 * HW_US);
+    TH_EXPECT_EQ(d.fired, 1);
+    TH_EXPECT_EQ(d.t, ta + busy + 5 * HW_US);
     CU_ASSERT(d.t > c.t);
     CU_ASSERT(f.order < c.order && c.order < d.order);
-    EXPECT_EQ(nicm_node_stats(cl, 0)->cpu_busy, busy + busy_f);
-    EXPECT_EQ(nicm_node_stats(cl, 1)->cpu_busy, 0);
-    EXPECT_EQ(sim_now(), d.t);
-    cluster_end(cl);
+    TH_EXPECT_EQ(nicm_node_stats(cl, 0)->cpu_busy, busy + busy_f);
+    TH_EXPECT_EQ(nicm_node_stats(cl, 1)->cpu_busy, 0);
+    TH_EXPECT_EQ(sim_now(), d.t);
+    model_cluster_end(cl);
 }
 
 void register_nicmodel_tests(void)

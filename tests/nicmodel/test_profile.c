@@ -22,16 +22,6 @@
 
 /* ---- Helpers ---- */
 
-/* Records a failure unless needle occurs in hay; the message shows both. */
-static void expect_has(const char *hay, const char *needle, unsigned line)
-{
-    char msg[1536];
-    snprintf(msg, sizeof msg, "expected \"%s\" in \"%s\"", needle, hay);
-    CU_assertImplementation(strstr(hay, needle) != NULL, line, msg, __FILE__,
-                            "", CU_FALSE);
-}
-#define EXPECT_HAS(hay, needle) expect_has((hay), (needle), __LINE__)
-
 /* Records a failure unless hay starts with prefix. */
 static void expect_prefix(const char *hay, const char *prefix, unsigned line)
 {
@@ -52,100 +42,27 @@ static void expect_ok(int rc, const char *err, unsigned line)
 }
 #define EXPECT_OK(rc, err) expect_ok((rc), (err), __LINE__)
 
-/* The whole of a file, NUL-terminated (malloc'd), or NULL. */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, len = 0, n;
-    char *buf = malloc(cap);
-    while (buf && (n = fread(buf + len, 1, cap - 1 - len, f)) > 0) {
-        len += n;
-        if (len == cap - 1) {
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb)
-                free(buf);
-            buf = nb;
-        }
-    }
-    fclose(f);
-    if (buf)
-        buf[len] = 0;
-    return buf;
-}
-
-static char *shipped(void)
-{
-    char *t = slurp(TH_PROFILE);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
-    return t;
-}
-
-/* The 1-based number of the nth line (n >= 1) whose text, after leading
- * blanks, starts with start; 0 if there is none. */
-static int find_line(const char *text, const char *start, int nth)
-{
-    int line = 1;
-    for (const char *p = text; *p; line++) {
-        const char *q = p;
-        while (*q == ' ' || *q == '\t')
-            q++;
-        if (!strncmp(q, start, strlen(start)) && --nth == 0)
-            return line;
-        const char *nl = strchr(p, '\n');
-        if (!nl)
-            break;
-        p = nl + 1;
-    }
-    return 0;
-}
-
-/* text with its line number `line` replaced by repl (malloc'd). */
-static char *edit_line(const char *text, int line, const char *repl)
-{
-    const char *p = text;
-    for (int i = 1; i < line && p; i++) {
-        p = strchr(p, '\n');
-        if (p)
-            p++;
-    }
-    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-    const char *e = strchr(p, '\n');
-    if (!e)
-        e = p + strlen(p);
-    size_t head = (size_t)(p - text), rl = strlen(repl), tail = strlen(e);
-    char *out = malloc(head + rl + tail + 1);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(out);
-    memcpy(out, text, head);
-    memcpy(out + head, repl, rl);
-    memcpy(out + head + rl, e, tail + 1);
-    return out;
-}
+/* The shipped profile's text (malloc'd). */
+static char *shipped(void) { return th_read_file(TH_PROFILE); }
 
 /* The shipped profile with the first line starting with `start` replaced
  * by repl (malloc'd). */
 static char *edited(const char *start, const char *repl)
 {
     char *t = shipped();
-    int line = find_line(t, start, 1);
+    int line = th_find_line(t, start, 1);
     CU_ASSERT_FATAL(line > 0);
-    char *out = edit_line(t, line, repl);
+    char *out = th_edit_line(t, line, repl);
     free(t);
     return out;
 }
 
 /* Writes text to a new temporary file, loads it as a profile and removes
  * the file.  path receives the file's name (for the expected messages). */
-static int load_text(const char *text, char path[static 64],
+static int load_text(const char *text, char path[static TH_PATH_LEN],
                      struct nicm_profile *p, char *err, size_t errlen)
 {
-    snprintf(path, 64, "/tmp/vmmcsim-profile-XXXXXX");
-    int fd = mkstemp(path);
-    CU_ASSERT_FATAL(fd >= 0);
-    size_t len = strlen(text);
-    CU_ASSERT_FATAL(write(fd, text, len) == (ssize_t)len);
-    close(fd);
+    th_write_tmp(path, "profile", text);
     err[0] = 0;
     int rc = nicm_profile_load(p, path, err, errlen);
     unlink(path);
@@ -159,7 +76,7 @@ static void expect_bad(const char *text, int line, const char *what,
                        const char *also, unsigned at)
 {
     struct nicm_profile p;
-    char path[64], err[1024], want[256];
+    char path[TH_PATH_LEN], err[1024], want[256];
     int rc = load_text(text, path, &p, err, sizeof err);
     char msg[1200];
     snprintf(msg, sizeof msg, "load returned %d, expected VS_ECONFIG (%d); "
@@ -173,7 +90,7 @@ static void expect_bad(const char *text, int line, const char *what,
         snprintf(want, sizeof want, "%s: %s", path, what);
     expect_prefix(err, want, at);
     if (also)
-        expect_has(err, also, at);
+        th_expect_has(err, also, 1, __FILE__, at);
     CU_assertImplementation(strchr(err, '\n') == NULL, at,
                             "the error is one line", __FILE__, "", CU_FALSE);
 }
@@ -188,11 +105,22 @@ static void bad_edit(const char *start, const char *repl,
                      const char *also, unsigned at)
 {
     char *t = edited(start, repl);
-    int line = find_line(t, repl_start, 1);
+    int line = th_find_line(t, repl_start, 1);
     CU_ASSERT_FATAL(line > 0);
     expect_bad(t, line, what, also, at);
     free(t);
 }
+
+/* The line "key = ..." becomes "key = value"; the load must fail on that
+ * line with a message starting with what. */
+static void bad_value(const char *key, const char *value, const char *what,
+                      unsigned at)
+{
+    char repl[128];
+    snprintf(repl, sizeof repl, "%s = %s", key, value);
+    bad_edit(key, repl, key, what, NULL, at);
+}
+#define BAD_VALUE(key, value, what) bad_value((key), (value), (what), __LINE__)
 
 /* ---- The shipped profile ---- */
 
@@ -239,7 +167,7 @@ static void test_shipped_loads(void)
 static void load_edited(const char *start, const char *repl,
                         struct nicm_profile *p, unsigned at)
 {
-    char path[64], err[512];
+    char path[TH_PATH_LEN], err[512];
     char *t = edited(start, repl);
     int rc = load_text(t, path, p, err, sizeof err);
     free(t);
@@ -270,9 +198,10 @@ static void test_conversions(void)
 static void test_reference_optional(void)
 {
     struct nicm_profile p;
-    char path[64], err[512] = "";
+    char path[TH_PATH_LEN], err[512] = "";
     char *t = edited("latency_us", "");
-    char *t2 = edit_line(t, find_line(t, "bandwidth_MBps", 1), "# gone");
+    char *t2 =
+        th_edit_line(t, th_find_line(t, "bandwidth_MBps", 1), "# gone");
     EXPECT_OK(load_text(t2, path, &p, err, sizeof err), err);
     CU_ASSERT_DOUBLE_EQUAL(p.ref_latency_us, 0.0, 0.0);
     CU_ASSERT_DOUBLE_EQUAL(p.ref_bandwidth_MBps, 0.0, 0.0);
@@ -284,13 +213,13 @@ static void test_reference_optional(void)
 static void test_range_bounds(void)
 {
     struct nicm_profile p;
-    char path[64], err[512] = "";
+    char path[TH_PATH_LEN], err[512] = "";
     char *t = edited("recv_buffers", "recv_buffers = 65536");
     EXPECT_OK(load_text(t, path, &p, err, sizeof err), err);
     CU_ASSERT_EQUAL(p.recv_buffers, 65536);
     free(t);
-    bad_edit("recv_buffers", "recv_buffers = 65537", "recv_buffers",
-             "[nic] recv_buffers: 65537 is out of range", NULL, __LINE__);
+    BAD_VALUE("recv_buffers", "65537",
+              "[nic] recv_buffers: 65537 is out of range");
 }
 
 /* ---- Bad profiles ---- */
@@ -320,33 +249,26 @@ static void test_missing_key(void)
 
 static void test_out_of_range(void)
 {
-    bad_edit("recv_buffers", "recv_buffers = 0", "recv_buffers",
-             "[nic] recv_buffers: 0 is out of range", NULL, __LINE__);
-    bad_edit("dma_setup_ns", "dma_setup_ns = -5", "dma_setup_ns",
-             "[pci] dma_setup_ns: -5 is out of range", NULL, __LINE__);
-    bad_edit("page_size", "page_size = 256", "page_size",
-             "[host] page_size: 256 is out of range", NULL, __LINE__);
+    BAD_VALUE("recv_buffers", "0", "[nic] recv_buffers: 0 is out of range");
+    BAD_VALUE("dma_setup_ns", "-5", "[pci] dma_setup_ns: -5 is out of range");
+    BAD_VALUE("page_size", "256", "[host] page_size: 256 is out of range");
 }
 
 static void test_not_a_number(void)
 {
-    bad_edit("dma_MBps", "dma_MBps = fast", "dma_MBps",
-             "[pci] dma_MBps: 'fast' is not a number", NULL, __LINE__);
-    bad_edit("clock_mhz", "clock_mhz = 33MHz", "clock_mhz",
-             "[nic] clock_mhz: '33MHz' is not a number", NULL, __LINE__);
+    BAD_VALUE("dma_MBps", "fast", "[pci] dma_MBps: 'fast' is not a number");
+    BAD_VALUE("clock_mhz", "33MHz", "[nic] clock_mhz: '33MHz' is not a number");
     bad_edit("clock_mhz", "clock_mhz =", "clock_mhz",
              "[nic] clock_mhz: '' is not a number", NULL, __LINE__);
-    bad_edit("clock_mhz", "clock_mhz = inf", "clock_mhz",
-             "[nic] clock_mhz: 'inf' is not a number", NULL, __LINE__);
-    bad_edit("clock_mhz", "clock_mhz = nan", "clock_mhz",
-             "[nic] clock_mhz: 'nan' is not a number", NULL, __LINE__);
+    BAD_VALUE("clock_mhz", "inf", "[nic] clock_mhz: 'inf' is not a number");
+    BAD_VALUE("clock_mhz", "nan", "[nic] clock_mhz: 'nan' is not a number");
 }
 
 static void test_duplicate_key(void)
 {
     char *t = edited("pio_read_ns", "pio_write_ns = 450");
-    int first = find_line(t, "pio_write_ns", 1);
-    int second = find_line(t, "pio_write_ns", 2);
+    int first = th_find_line(t, "pio_write_ns", 1);
+    int second = th_find_line(t, "pio_write_ns", 2);
     CU_ASSERT_FATAL(first > 0 && second > first);
     char also[64];
     snprintf(also, sizeof also, "(first on line %d)", first);
@@ -356,18 +278,17 @@ static void test_duplicate_key(void)
 
 static void test_not_integer(void)
 {
-    bad_edit("send_buffers", "send_buffers = 2.5", "send_buffers",
-             "[nic] send_buffers: '2.5' must be an integer", NULL, __LINE__);
-    bad_edit("sram_bytes", "sram_bytes = 1048576.5", "sram_bytes",
-             "[nic] sram_bytes: '1048576.5' must be an integer", NULL,
-             __LINE__);
+    BAD_VALUE("send_buffers", "2.5",
+              "[nic] send_buffers: '2.5' must be an integer");
+    BAD_VALUE("sram_bytes", "1048576.5",
+              "[nic] sram_bytes: '1048576.5' must be an integer");
 }
 
 static void test_key_outside_section(void)
 {
     char *t = shipped();
-    char *t2 = edit_line(t, 1, "cpu_mhz = 166");
-    CU_ASSERT_EQUAL(find_line(t2, "cpu_mhz", 1), 1);
+    char *t2 = th_edit_line(t, 1, "cpu_mhz = 166");
+    CU_ASSERT_EQUAL(th_find_line(t2, "cpu_mhz", 1), 1);
     EXPECT_BAD(t2, 1, "key 'cpu_mhz' outside any [section]", NULL);
     free(t);
     free(t2);
@@ -394,8 +315,8 @@ static void test_not_key_value(void)
 
 static void test_page_size_power_of_two(void)
 {
-    bad_edit("page_size", "page_size = 3000", "page_size",
-             "[host] page_size: 3000 is not a power of two", NULL, __LINE__);
+    BAD_VALUE("page_size", "3000",
+              "[host] page_size: 3000 is not a power of two");
 }
 
 static void test_missing_file(void)
@@ -405,7 +326,7 @@ static void test_missing_file(void)
     const char *path = "/nonexistent-vmmcsim-dir/profile.ini";
     CU_ASSERT_EQUAL(nicm_profile_load(&p, path, err, sizeof err), VS_ECONFIG);
     EXPECT_PREFIX(err, "/nonexistent-vmmcsim-dir/profile.ini: cannot open");
-    EXPECT_HAS(err, "No such file");
+    TH_EXPECT_HAS(err, "No such file");
 }
 
 void register_profile_tests(void)

@@ -15,53 +15,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
 #include "tests/harness.h"
 #include "tests/vmmc/helpers.h"
 #include "util/err.h"
 #include "vmmc/vmmc.h"
 
-struct cmd {
-    const char *argv[32];
-};
-
-static int run_cmd(void *arg)
-{
-    struct cmd *c = arg;
-    int argc = 0;
-    while (c->argv[argc])
-        argc++;
-    return cli_main(argc, (char **)c->argv);
-}
-
-static double json_num(const char *json, const char *key)
-{
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *p = strstr(json, pat);
-    return p ? strtod(p + strlen(pat), NULL) : -1;
-}
-
 static void alltoall_under_faults(const char *seed)
 {
     static char out[16384], err[16384];
-    struct cmd c = {{"vmmcsim", "run", "--json", "--seed", seed,
-                     "--platform", TH_PLATFORM_8, "--faults",
-                     "drop=0.05,corrupt=0.01,dup=0.01", "alltoall",
-                     "--messages", "10000", "--min-size", "1", "--max-size",
-                     "256K", "--verify", NULL}};
-    int rc = th_capture(run_cmd, &c, out, sizeof out, err, sizeof err);
-    double sent = json_num(out, "messages_sent");
-    double got = json_num(out, "messages_delivered");
-    double bytes = json_num(out, "bytes_delivered");
-    double verified = json_num(out, "bytes_verified");
-    double corrupt = json_num(out, "corrupt_delivered");
-    double dups = json_num(out, "duplicates_delivered");
-    double errs = json_num(out, "send_errors");
-    double retx = json_num(out, "retransmissions");
-    double drops = json_num(out, "drop");
-    double corrupted = json_num(out, "corrupt");
-    double dupd = json_num(out, "dup");
+    const char *args[] = {"run", "--json", "--seed", seed, "--platform",
+                          TH_PLATFORM_8, "--faults",
+                          "drop=0.05,corrupt=0.01,dup=0.01", "alltoall",
+                          "--messages", "10000", "--min-size", "1",
+                          "--max-size", "256K", "--verify", NULL};
+    int rc = th_cli(args, out, sizeof out, err, sizeof err);
+    double sent = th_json_num(out, "messages_sent");
+    double got = th_json_num(out, "messages_delivered");
+    double bytes = th_json_num(out, "bytes_delivered");
+    double verified = th_json_num(out, "bytes_verified");
+    double corrupt = th_json_num(out, "corrupt_delivered");
+    double dups = th_json_num(out, "duplicates_delivered");
+    double errs = th_json_num(out, "send_errors");
+    double retx = th_json_num(out, "retransmissions");
+    double drops = th_json_num(out, "drop");
+    double corrupted = th_json_num(out, "corrupt");
+    double dupd = th_json_num(out, "dup");
     int ok = rc == 0 && sent == 10000 && got == 10000 && bytes > 0 &&
              verified == bytes && corrupt == 0 && dups == 0 && errs == 0 &&
              retx > 0 && drops > 0 && corrupted > 0 && dupd > 0;

@@ -7,7 +7,6 @@
  * nothing behind (run under ASan/LSan).
  */
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "sim/engine.h"
@@ -16,18 +15,6 @@
 void register_engine_tests(void);
 
 /* ---- helpers ---- */
-
-/* Asserts got == want and says both numbers when they differ. */
-static void expect_eq_(long long got, long long want, const char *what,
-                       const char *file, int line)
-{
-    char msg[256];
-    snprintf(msg, sizeof msg, "%s = %lld, expected %lld", what, got, want);
-    CU_assertImplementation(got == want ? CU_TRUE : CU_FALSE,
-                            (unsigned)line, msg, file, "", CU_FALSE);
-}
-#define EXPECT_EQ(got, want)                                                \
-    expect_eq_((long long)(got), (long long)(want), #got, __FILE__, __LINE__)
 
 /* What fired, in order. */
 #define LOG_MAX 64
@@ -58,23 +45,23 @@ static void test_time_order(void)
 {
     sim_reset();
     log_clear();
-    EXPECT_EQ(sim_now(), 0);
+    TH_EXPECT_EQ(sim_now(), 0);
     static const sim_time_t times[] = {50, 10, 30, 0, 20, 40, 1000000007};
     const int n = (int)(sizeof times / sizeof *times);
     for (int i = 0; i < n; i++)
         sim_post(times[i], log_event, id_arg(i));
-    EXPECT_EQ(sim_run_events(INT64_MAX), n);
-    EXPECT_EQ(L.n, n);
+    TH_EXPECT_EQ(sim_run_events(INT64_MAX), n);
+    TH_EXPECT_EQ(L.n, n);
     static const int want_id[] = {3, 1, 4, 2, 5, 0, 6};
     for (int i = 0; i < n && i < L.n; i++) {
-        EXPECT_EQ(L.id[i], want_id[i]);
+        TH_EXPECT_EQ(L.id[i], want_id[i]);
         /* The clock is the event's time while it runs. */
-        EXPECT_EQ(L.t[i], times[want_id[i]]);
+        TH_EXPECT_EQ(L.t[i], times[want_id[i]]);
     }
-    EXPECT_EQ(sim_now(), 1000000007);
-    EXPECT_EQ(sim_events_processed(), n);
+    TH_EXPECT_EQ(sim_now(), 1000000007);
+    TH_EXPECT_EQ(sim_events_processed(), n);
     /* Nothing left. */
-    EXPECT_EQ(sim_run_events(INT64_MAX), 0);
+    TH_EXPECT_EQ(sim_run_events(INT64_MAX), 0);
     sim_shutdown();
 }
 
@@ -94,14 +81,14 @@ static void test_equal_time_fifo(void)
         else
             sim_post(100, log_event, id_arg(i));
     }
-    EXPECT_EQ(sim_run_events(INT64_MAX), 9);
-    EXPECT_EQ(L.n, 9);
+    TH_EXPECT_EQ(sim_run_events(INT64_MAX), 9);
+    TH_EXPECT_EQ(L.n, 9);
     for (int i = 0; i < 8 && i < L.n; i++) {
-        EXPECT_EQ(L.id[i], i);
-        EXPECT_EQ(L.t[i], 100);
+        TH_EXPECT_EQ(L.id[i], i);
+        TH_EXPECT_EQ(L.t[i], 100);
     }
-    EXPECT_EQ(L.id[8], 99);
-    EXPECT_EQ(L.t[8], 200);
+    TH_EXPECT_EQ(L.id[8], 99);
+    TH_EXPECT_EQ(L.t[8], 200);
     for (int i = 0; i < 4; i++)
         CU_ASSERT_FALSE(sim_event_queued(&evs[i]));
     sim_shutdown();
@@ -123,15 +110,15 @@ static void test_post_from_event(void)
     sim_post(7, log_event, id_arg(1));
     sim_post(7, log_event, id_arg(2));
     sim_post(8, log_event, id_arg(3));
-    EXPECT_EQ(sim_run_events(INT64_MAX), 6);
+    TH_EXPECT_EQ(sim_run_events(INT64_MAX), 6);
     /* 10 runs after the equal-time events already queued; 11 (at 8) after
      * 3, which was queued at 8 before it. */
     static const int want_id[] = {0, 1, 2, 10, 3, 11};
     static const sim_time_t want_t[] = {7, 7, 7, 7, 8, 8};
-    EXPECT_EQ(L.n, 6);
+    TH_EXPECT_EQ(L.n, 6);
     for (int i = 0; i < 6 && i < L.n; i++) {
-        EXPECT_EQ(L.id[i], want_id[i]);
-        EXPECT_EQ(L.t[i], want_t[i]);
+        TH_EXPECT_EQ(L.id[i], want_id[i]);
+        TH_EXPECT_EQ(L.t[i], want_t[i]);
     }
     sim_shutdown();
 }
@@ -171,18 +158,18 @@ static void test_cancel(void)
     CU_ASSERT_FALSE(sim_event_queued(&e[4]));
     /* A cancelled event can be queued again, at another time. */
     sim_event_at(&e[4], 35, log_event, id_arg(40));
-    EXPECT_EQ(sim_run_events(INT64_MAX), 4);
+    TH_EXPECT_EQ(sim_run_events(INT64_MAX), 4);
     static const int want_id[] = {0, 2, 40, 3};
     static const sim_time_t want_t[] = {10, 30, 35, 40};
-    EXPECT_EQ(L.n, 4);
+    TH_EXPECT_EQ(L.n, 4);
     for (int i = 0; i < 4 && i < L.n; i++) {
-        EXPECT_EQ(L.id[i], want_id[i]);
-        EXPECT_EQ(L.t[i], want_t[i]);
+        TH_EXPECT_EQ(L.id[i], want_id[i]);
+        TH_EXPECT_EQ(L.t[i], want_t[i]);
     }
     /* Cancelling after it fired is harmless too. */
     sim_event_cancel(&e[0]);
     CU_ASSERT_FALSE(sim_event_queued(&e[5]));
-    EXPECT_EQ(sim_now(), 40);
+    TH_EXPECT_EQ(sim_now(), 40);
     sim_shutdown();
 }
 
@@ -192,22 +179,22 @@ static void test_run_until(void)
     log_clear();
     for (int i = 1; i <= 4; i++)
         sim_post(10 * i, log_event, id_arg(i));
-    EXPECT_EQ(sim_run_events(25), 2);
-    EXPECT_EQ(L.n, 2);
+    TH_EXPECT_EQ(sim_run_events(25), 2);
+    TH_EXPECT_EQ(L.n, 2);
     /* The clock stays at the last event run, not at until. */
-    EXPECT_EQ(sim_now(), 20);
+    TH_EXPECT_EQ(sim_now(), 20);
     /* until is inclusive. */
-    EXPECT_EQ(sim_run_events(30), 1);
-    EXPECT_EQ(sim_now(), 30);
+    TH_EXPECT_EQ(sim_run_events(30), 1);
+    TH_EXPECT_EQ(sim_now(), 30);
     /* An until in the past runs nothing. */
-    EXPECT_EQ(sim_run_events(5), 0);
-    EXPECT_EQ(sim_run_events(39), 0);
-    EXPECT_EQ(L.n, 3);
-    EXPECT_EQ(sim_run_events(INT64_MAX), 1);
-    EXPECT_EQ(L.n, 4);
-    EXPECT_EQ(L.id[3], 4);
-    EXPECT_EQ(sim_now(), 40);
-    EXPECT_EQ(sim_events_processed(), 4);
+    TH_EXPECT_EQ(sim_run_events(5), 0);
+    TH_EXPECT_EQ(sim_run_events(39), 0);
+    TH_EXPECT_EQ(L.n, 3);
+    TH_EXPECT_EQ(sim_run_events(INT64_MAX), 1);
+    TH_EXPECT_EQ(L.n, 4);
+    TH_EXPECT_EQ(L.id[3], 4);
+    TH_EXPECT_EQ(sim_now(), 40);
+    TH_EXPECT_EQ(sim_events_processed(), 4);
     sim_shutdown();
 }
 
@@ -298,16 +285,16 @@ static void test_stress_sorted(void)
     for (size_t k = 0; k < S.nfired; k++)
         CU_ASSERT(S.recs[S.order[k]].t <= 999);
     uint64_t n2 = sim_run_events(INT64_MAX);
-    EXPECT_EQ(n1 + n2, S.nrecs - ncancelled);
-    EXPECT_EQ(S.nfired, S.nrecs - ncancelled);
-    EXPECT_EQ(S.bad_now, 0);
+    TH_EXPECT_EQ(n1 + n2, S.nrecs - ncancelled);
+    TH_EXPECT_EQ(S.nfired, S.nrecs - ncancelled);
+    TH_EXPECT_EQ(S.bad_now, 0);
     CU_ASSERT(S.nrecs > STRESS_N); /* children were posted */
     /* Each event fired exactly once unless cancelled. */
     size_t wrong = 0;
     for (size_t i = 0; i < S.nrecs; i++)
         if (S.recs[i].fired != !S.recs[i].cancelled)
             wrong++;
-    EXPECT_EQ(wrong, 0);
+    TH_EXPECT_EQ(wrong, 0);
     /* Sorted by (t, seq). */
     size_t unsorted = 0;
     for (size_t k = 1; k < S.nfired; k++) {
@@ -316,8 +303,8 @@ static void test_stress_sorted(void)
         if (!(a->t < b->t || (a->t == b->t && a->seq < b->seq)))
             unsorted++;
     }
-    EXPECT_EQ(unsorted, 0);
-    EXPECT_EQ(sim_events_processed(), S.nfired);
+    TH_EXPECT_EQ(unsorted, 0);
+    TH_EXPECT_EQ(sim_events_processed(), S.nfired);
     free(S.recs);
     free(S.order);
     S.recs = NULL;
@@ -332,29 +319,29 @@ static void test_reset_leaves_nothing(void)
     /* Fill the pool (events that fired) and leave pooled events queued. */
     for (int i = 0; i < 3000; i++)
         sim_post(i, log_event, id_arg(i));
-    EXPECT_EQ(sim_run_events(1499), 1500);
-    EXPECT_EQ(sim_now(), 1499);
+    TH_EXPECT_EQ(sim_run_events(1499), 1500);
+    TH_EXPECT_EQ(sim_now(), 1499);
     sim_reset();
-    EXPECT_EQ(sim_now(), 0);
-    EXPECT_EQ(sim_events_processed(), 0);
+    TH_EXPECT_EQ(sim_now(), 0);
+    TH_EXPECT_EQ(sim_events_processed(), 0);
     log_clear();
     /* The queued events are gone. */
-    EXPECT_EQ(sim_run_events(INT64_MAX), 0);
-    EXPECT_EQ(L.n, 0);
+    TH_EXPECT_EQ(sim_run_events(INT64_MAX), 0);
+    TH_EXPECT_EQ(L.n, 0);
     /* And the engine works again from time 0. */
     sim_post(3, log_event, id_arg(1));
     sim_post(1, log_event, id_arg(2));
-    EXPECT_EQ(sim_run_events(INT64_MAX), 2);
-    EXPECT_EQ(L.id[0], 2);
-    EXPECT_EQ(L.id[1], 1);
-    EXPECT_EQ(sim_now(), 3);
+    TH_EXPECT_EQ(sim_run_events(INT64_MAX), 2);
+    TH_EXPECT_EQ(L.id[0], 2);
+    TH_EXPECT_EQ(L.id[1], 1);
+    TH_EXPECT_EQ(sim_now(), 3);
     /* Shutdown with events still queued frees them (LSan checks). */
     for (int i = 0; i < 100; i++)
         sim_post(10 + i, log_event, id_arg(i));
     sim_shutdown();
-    EXPECT_EQ(sim_now(), 0);
-    EXPECT_EQ(sim_run_events(INT64_MAX), 0);
-    EXPECT_EQ(L.n, 2);
+    TH_EXPECT_EQ(sim_now(), 0);
+    TH_EXPECT_EQ(sim_run_events(INT64_MAX), 0);
+    TH_EXPECT_EQ(L.n, 2);
     /* Shutting down twice is harmless. */
     sim_shutdown();
 }

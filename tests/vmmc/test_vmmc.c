@@ -35,9 +35,8 @@ static void data_node(hw_host *h, void *arg)
 {
     (void)arg;
     struct ctl c;
-    if (h->node > 1)
+    if (!ctl_open_pair(&c, h))
         return;
-    ctl_open(&c, h, 1 - h->node);
     if (h->node == 1) {
         unsigned char *buf = malloc(BIG);
         memset(buf, GUARD, BIG);
@@ -60,12 +59,10 @@ static void data_node(hw_host *h, void *arg)
         /* Every byte outside the messages is untouched. */
         size_t bad = 0, pos = 0;
         for (size_t i = 0; i < NSIZES; i++) {
-            for (; pos < region_off(i); pos++)
-                bad += buf[pos] != GUARD;
-            pos += sizes[i];
+            bad += th_count_ne(buf, pos, region_off(i), GUARD);
+            pos = region_off(i) + sizes[i];
         }
-        for (; pos < BIG; pos++)
-            bad += buf[pos] != GUARD;
+        bad += th_count_ne(buf, pos, BIG, GUARD);
         TH_CHECK(bad == 0, "%zu bytes outside the messages changed", bad);
         free(want);
         ctl_close(&c);
@@ -89,11 +86,7 @@ static void data_node(hw_host *h, void *arg)
     }
 }
 
-static void test_data_intact(void)
-{
-    struct th_sim s = {.node_main = data_node};
-    th_run_sim(&s, 0);
-}
+static void test_data_intact(void) { th_run_nodes(NULL, data_node); }
 
 /* ---- notifications: order, poll, handlers ---- */
 
@@ -118,10 +111,9 @@ static void on_note(vmmc_ctx *ctx, const struct vmmc_notification *n,
 static void notify_node(hw_host *h, void *arg)
 {
     (void)arg;
-    if (h->node > 1)
-        return;
     struct ctl c;
-    ctl_open(&c, h, 1 - h->node);
+    if (!ctl_open_pair(&c, h))
+        return;
     if (h->node == 1) {
         unsigned char *a = calloc(1, 4096), *b = calloc(1, 4096),
                       *d = calloc(1, 4096);
@@ -176,11 +168,8 @@ static void notify_node(hw_host *h, void *arg)
         free(done);
     } else {
         ctl_await(&c, 1);
-        vmmc_import_t ia, ib, id, idone;
-        TH_EXPECT_RC(vmmc_import(c.ctx, 1, 1, &ia, NULL), VS_OK);
-        TH_EXPECT_RC(vmmc_import(c.ctx, 1, 2, &ib, NULL), VS_OK);
-        TH_EXPECT_RC(vmmc_import(c.ctx, 1, 3, &id, NULL), VS_OK);
-        TH_EXPECT_RC(vmmc_import(c.ctx, 1, 4, &idone, NULL), VS_OK);
+        vmmc_import_t ia = ctl_import(&c, 1), ib = ctl_import(&c, 2);
+        vmmc_import_t id = ctl_import(&c, 3), idone = ctl_import(&c, 4);
         uint64_t word = 0x1122334455667788ull;
         for (int i = 0; i < 20; i++)
             TH_EXPECT_RC(vmmc_send(c.ctx, i % 2 ? ib : ia, (size_t)i * 8,
@@ -198,11 +187,7 @@ static void notify_node(hw_host *h, void *arg)
     }
 }
 
-static void test_notifications(void)
-{
-    struct th_sim s = {.node_main = notify_node};
-    th_run_sim(&s, 0);
-}
+static void test_notifications(void) { th_run_nodes(NULL, notify_node); }
 
 /* ---- protection ---- */
 
@@ -227,10 +212,9 @@ static int raw_send(vmmc_ctx *ctx, uint32_t imp, uint64_t off,
 static void protect_node(hw_host *h, void *arg)
 {
     (void)arg;
-    if (h->node > 1)
-        return;
     struct ctl c;
-    ctl_open(&c, h, 1 - h->node);
+    if (!ctl_open_pair(&c, h))
+        return;
     if (h->node == 1) {
         unsigned char *w = aligned_alloc(PAGE, 3 * PAGE);
         memset(w, FILL, 3 * PAGE);
@@ -256,9 +240,7 @@ static void protect_node(hw_host *h, void *arg)
                      VS_OK);
         ctl_signal(&c, 5);
         ctl_await(&c, 6);
-        size_t changed = 0;
-        for (size_t i = 0; i < 3 * PAGE; i++)
-            changed += w[i] != FILL;
+        size_t changed = th_count_ne(w, 0, 3 * PAGE, FILL);
         TH_CHECK(changed == 0, "%zu bytes changed by refused transfers",
                  changed);
         ctl_signal(&c, 7);
@@ -266,11 +248,11 @@ static void protect_node(hw_host *h, void *arg)
         free(w);
     } else {
         ctl_await(&c, 1);
-        vmmc_import_t iw, iro;
+        vmmc_import_t iw;
         size_t len;
         TH_EXPECT_RC(vmmc_import(c.ctx, 1, 1, &iw, &len), VS_OK);
         TH_CHECK(len == PAGE, "import length %zu", len);
-        TH_EXPECT_RC(vmmc_import(c.ctx, 1, 2, &iro, NULL), VS_OK);
+        vmmc_import_t iro = ctl_import(&c, 2);
         unsigned char *src = aligned_alloc(PAGE, 4 * PAGE);
         memset(src, 0xC3, 4 * PAGE);
         /* The library refuses at once. */
@@ -314,8 +296,7 @@ static void protect_node(hw_host *h, void *arg)
         /* A fresh import of the new export works. */
         TH_EXPECT_RC(vmmc_unimport(c.ctx, iw), VS_OK);
         TH_EXPECT_RC(vmmc_unimport(c.ctx, iw), VS_EBADF);
-        vmmc_import_t iw2;
-        TH_EXPECT_RC(vmmc_import(c.ctx, 1, 1, &iw2, NULL), VS_OK);
+        ctl_import(&c, 1);
         ctl_signal(&c, 6);
         ctl_await(&c, 7);
         ctl_close(&c);
@@ -323,11 +304,7 @@ static void protect_node(hw_host *h, void *arg)
     }
 }
 
-static void test_protection(void)
-{
-    struct th_sim s = {.node_main = protect_node};
-    th_run_sim(&s, 0);
-}
+static void test_protection(void) { th_run_nodes(NULL, protect_node); }
 
 /* ---- imports that must fail ---- */
 
@@ -358,11 +335,7 @@ static void import_node(hw_host *h, void *arg)
         TH_CHECK(word == 0xfeedu, "the good import's write did not land");
 }
 
-static void test_import_errors(void)
-{
-    struct th_sim s = {.node_main = import_node};
-    th_run_sim(&s, 0);
-}
+static void test_import_errors(void) { th_run_nodes(NULL, import_node); }
 
 /* ---- 16 nodes, two switches, all pairs ---- */
 
@@ -415,8 +388,7 @@ static void allpairs_node(hw_host *h, void *arg)
 
 static void test_allpairs_16(void)
 {
-    struct th_sim s = {.platform = TH_PLATFORM_16, .node_main = allpairs_node};
-    th_run_sim(&s, 0);
+    th_run_nodes(TH_PLATFORM_16, allpairs_node);
 }
 
 /* ---- a program that blocks forever is reported, not hung ---- */

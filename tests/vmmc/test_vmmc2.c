@@ -25,10 +25,9 @@
 static void fetch_node(hw_host *h, void *arg)
 {
     (void)arg;
-    if (h->node > 1)
-        return;
     struct ctl c;
-    ctl_open(&c, h, 1 - h->node);
+    if (!ctl_open_pair(&c, h))
+        return;
     if (h->node == 1) {
         unsigned char *r = malloc(RSIZE), *w = calloc(1, PAGE);
         th_pattern(r, RSIZE, 42);
@@ -47,9 +46,7 @@ static void fetch_node(hw_host *h, void *arg)
         return;
     }
     ctl_await(&c, 1);
-    vmmc_import_t ir, iw;
-    TH_EXPECT_RC(vmmc_import(c.ctx, 1, 1, &ir, NULL), VS_OK);
-    TH_EXPECT_RC(vmmc_import(c.ctx, 1, 2, &iw, NULL), VS_OK);
+    vmmc_import_t ir = ctl_import(&c, 1), iw = ctl_import(&c, 2);
     unsigned char *want = malloc(RSIZE);
     th_pattern(want, RSIZE, 42);
     unsigned char *dst = malloc(RSIZE + 64);
@@ -66,11 +63,8 @@ static void fetch_node(hw_host *h, void *arg)
         TH_CHECK(!memcmp(dst + 7, want + cases[i].off, cases[i].len),
                  "fetch %zu (%zu bytes at %zu) brought wrong bytes", i,
                  cases[i].len, cases[i].off);
-        size_t bad = 0;
-        for (size_t k = 0; k < 7; k++)
-            bad += dst[k] != GUARD;
-        for (size_t k = 7 + cases[i].len; k < RSIZE + 64; k++)
-            bad += dst[k] != GUARD;
+        size_t bad = th_count_ne(dst, 0, 7, GUARD) +
+                     th_count_ne(dst, 7 + cases[i].len, RSIZE + 64, GUARD);
         TH_CHECK(bad == 0, "fetch %zu wrote %zu bytes outside dst", i, bad);
     }
     /* Refusals change no byte of the destination. */
@@ -95,9 +89,7 @@ static void fetch_node(hw_host *h, void *arg)
     /* The owner withdrew the export: its NIC refuses the read. */
     TH_EXPECT_RC(vmmc_fetch(c.ctx, ir, 0, dst, 4096, &req), VS_OK);
     TH_EXPECT_RC(vmmc_wait(c.ctx, &req), VS_ENOENT);
-    size_t changed = 0;
-    for (size_t k = 0; k < RSIZE + 64; k++)
-        changed += dst[k] != GUARD;
+    size_t changed = th_count_ne(dst, 0, RSIZE + 64, GUARD);
     TH_CHECK(changed == 0, "refused fetches changed %zu bytes", changed);
     TH_CHECK(strstr(vmmc_errmsg(c.ctx), "vmmc_fetch") != NULL,
              "errmsg '%s' does not name vmmc_fetch", vmmc_errmsg(c.ctx));
@@ -107,11 +99,7 @@ static void fetch_node(hw_host *h, void *arg)
     free(dst);
 }
 
-static void test_fetch(void)
-{
-    struct th_sim s = {.node_main = fetch_node};
-    th_run_sim(&s, 0);
-}
+static void test_fetch(void) { th_run_nodes(NULL, fetch_node); }
 
 /* ---- transfer redirection ---- */
 
@@ -121,10 +109,9 @@ static void test_fetch(void)
 static void redirect_node(hw_host *h, void *arg)
 {
     (void)arg;
-    if (h->node > 1)
-        return;
     struct ctl c;
-    ctl_open(&c, h, 1 - h->node);
+    if (!ctl_open_pair(&c, h))
+        return;
     unsigned char *msg = malloc(16384);
     th_pattern(msg, 16384, 7);
     if (h->node == 1) {
@@ -152,11 +139,8 @@ static void redirect_node(hw_host *h, void *arg)
         ctl_await(&c, 4);                          /* B and C were sent */
         TH_CHECK(!memcmp(b + 100, msg + PAGE, 2 * PAGE),
                  "redirected bytes are wrong");
-        size_t bad = 0;
-        for (size_t k = 0; k < 100; k++)
-            bad += b[k] != GUARD;
-        for (size_t k = 100 + 2 * PAGE; k < 3 * PAGE; k++)
-            bad += b[k] != GUARD;
+        size_t bad = th_count_ne(b, 0, 100, GUARD) +
+                     th_count_ne(b, 100 + 2 * PAGE, 3 * PAGE, GUARD);
         TH_CHECK(bad == 0, "%zu bytes around the redirection changed", bad);
         /* B outside the range, then C (after the redirection was used up)
          * everywhere, landed in the export. */
@@ -176,8 +160,7 @@ static void redirect_node(hw_host *h, void *arg)
         free(b);
     } else {
         ctl_await(&c, 1);
-        vmmc_import_t ie;
-        TH_EXPECT_RC(vmmc_import(c.ctx, 1, 1, &ie, NULL), VS_OK);
+        vmmc_import_t ie = ctl_import(&c, 1);
         TH_EXPECT_RC(vmmc_send_sync(c.ctx, ie, 0, msg, 100, 0), VS_OK);
         ctl_signal(&c, 2);
         ctl_await(&c, 3);
@@ -193,21 +176,16 @@ static void redirect_node(hw_host *h, void *arg)
     free(msg);
 }
 
-static void test_redirect(void)
-{
-    struct th_sim s = {.node_main = redirect_node};
-    th_run_sim(&s, 0);
-}
+static void test_redirect(void) { th_run_nodes(NULL, redirect_node); }
 
 /* ---- API misuse ---- */
 
 static void misuse_node(hw_host *h, void *arg)
 {
     (void)arg;
-    if (h->node > 1)
-        return;
     struct ctl c;
-    ctl_open(&c, h, 1 - h->node);
+    if (!ctl_open_pair(&c, h))
+        return;
     if (h->node == 1) {
         unsigned char *e = calloc(1, PAGE), *ro = calloc(1, PAGE);
         TH_EXPECT_RC(vmmc_export(c.ctx, 1, e, PAGE, VMMC_PERM_WRITE), VS_OK);
@@ -217,9 +195,7 @@ static void misuse_node(hw_host *h, void *arg)
         /* The misuse on node 0 did not stop the good send. */
         TH_CHECK(e[0] == 0xAB && e[PAGE - 1] == 0xAB,
                  "the good send after the misuse did not land");
-        size_t bad = 0;
-        for (size_t k = 0; k < PAGE; k++)
-            bad += ro[k] != 0;
+        size_t bad = th_count_ne(ro, 0, PAGE, 0);
         TH_CHECK(bad == 0, "%zu bytes of the read-only export changed", bad);
         ctl_signal(&c, 3);
         ctl_close(&c);
@@ -228,9 +204,7 @@ static void misuse_node(hw_host *h, void *arg)
         return;
     }
     ctl_await(&c, 1);
-    vmmc_import_t ie, iro;
-    TH_EXPECT_RC(vmmc_import(c.ctx, 1, 1, &ie, NULL), VS_OK);
-    TH_EXPECT_RC(vmmc_import(c.ctx, 1, 2, &iro, NULL), VS_OK);
+    vmmc_import_t ie = ctl_import(&c, 1), iro = ctl_import(&c, 2);
     unsigned char *src = malloc(PAGE);
     memset(src, 0xAB, PAGE);
     static const struct {
@@ -278,11 +252,7 @@ static void misuse_node(hw_host *h, void *arg)
     free(src);
 }
 
-static void test_misuse(void)
-{
-    struct th_sim s = {.node_main = misuse_node};
-    th_run_sim(&s, 0);
-}
+static void test_misuse(void) { th_run_nodes(NULL, misuse_node); }
 
 void register_vmmc2_tests(void);
 void register_vmmc2_tests(void)

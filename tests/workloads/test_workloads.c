@@ -12,41 +12,37 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
 #include "tests/harness.h"
-
-struct cmd {
-    const char *argv[24];
-};
-
-static int run_cmd(void *arg)
-{
-    struct cmd *c = arg;
-    int argc = 0;
-    while (c->argv[argc])
-        argc++;
-    return cli_main(argc, (char **)c->argv);
-}
 
 struct rows {
     int n;
     double size[64], lat[64], bw[64];
 };
 
+/* Runs "vmmcsim ARGV... OPT" (argv NULL-terminated); says why on stderr if
+ * it fails.  Returns the exit status. */
+static int run_with(const char *const *argv, const char *opt, char *out,
+                    size_t outlen)
+{
+    /* Room for one more than th_cli takes: too many are refused, not cut. */
+    const char *args[TH_CLI_MAX_ARGS + 2];
+    int i = 0;
+    while (*argv && i < TH_CLI_MAX_ARGS)
+        args[i++] = *argv++;
+    args[i++] = opt;
+    args[i] = NULL;
+    char err[4096];
+    int rc = th_cli(args, out, outlen, err, sizeof err);
+    if (rc)
+        fprintf(stderr, "vmmcsim failed (%d): %s\n", rc, err);
+    return rc;
+}
+
 /* Runs vmmcsim with argv (CSV output) and parses the rows. */
 static int csv_run(const char *const *argv, struct rows *r, char *out,
                    size_t outlen)
 {
-    struct cmd c = {{0}};
-    int i = 0;
-    c.argv[i++] = "vmmcsim";
-    for (; *argv; argv++)
-        c.argv[i++] = *argv;
-    c.argv[i++] = "--csv";
-    char err[4096];
-    int rc = th_capture(run_cmd, &c, out, outlen, err, sizeof err);
-    if (rc)
-        fprintf(stderr, "vmmcsim failed (%d): %s\n", rc, err);
+    int rc = run_with(argv, "--csv", out, outlen);
     memset(r, 0, sizeof *r);
     const char *line = strchr(out, '\n');
     if (strncmp(out, "size_bytes,latency_us,bandwidth_MBps\n", 37) != 0)
@@ -143,28 +139,10 @@ static void test_sixteen_nodes(void)
     CU_ASSERT_DOUBLE_EQUAL(far.lat[0], near.lat[0], 1e-9);
 }
 
-/* Runs vmmcsim with --json and reads one top-level number. */
-static double json_num(const char *json, const char *key)
-{
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *p = strstr(json, pat);
-    return p ? strtod(p + strlen(pat), NULL) : -1;
-}
-
+/* Runs vmmcsim with argv and --json. */
 static int json_run(const char *const *argv, char *out, size_t outlen)
 {
-    struct cmd c = {{0}};
-    int i = 0;
-    c.argv[i++] = "vmmcsim";
-    for (; *argv; argv++)
-        c.argv[i++] = *argv;
-    c.argv[i++] = "--json";
-    char err[4096];
-    int rc = th_capture(run_cmd, &c, out, outlen, err, sizeof err);
-    if (rc)
-        fprintf(stderr, "vmmcsim failed (%d): %s\n", rc, err);
-    return rc;
+    return run_with(argv, "--json", out, outlen);
 }
 
 static void test_utlb(void)
@@ -179,11 +157,11 @@ static void test_utlb(void)
                        "16M", NULL};
     CU_ASSERT_EQUAL_FATAL(json_run(a, hit, sizeof hit), 0);
     CU_ASSERT_EQUAL_FATAL(json_run(b, miss, sizeof miss), 0);
-    double lat_hit = json_num(strstr(hit, "latency_us") - 1, "latency_us");
-    double lat_miss = json_num(strstr(miss, "latency_us") - 1, "latency_us");
-    CU_ASSERT(json_num(hit, "utlb_misses") <= 4);
-    CU_ASSERT(json_num(miss, "utlb_hits") == 0);
-    CU_ASSERT(json_num(miss, "utlb_misses") >= 44);
+    double lat_hit = th_json_num(strstr(hit, "latency_us") - 1, "latency_us");
+    double lat_miss = th_json_num(strstr(miss, "latency_us") - 1, "latency_us");
+    CU_ASSERT(th_json_num(hit, "utlb_misses") <= 4);
+    CU_ASSERT(th_json_num(miss, "utlb_hits") == 0);
+    CU_ASSERT(th_json_num(miss, "utlb_misses") >= 44);
     /* A miss costs a host-DMA setup or more, and not absurdly more. */
     CU_ASSERT(lat_miss > lat_hit + 0.5 && lat_miss < lat_hit + 3);
 }
