@@ -192,10 +192,13 @@ int cl_run(struct cl_run *r, char *err, size_t errlen)
     }
 out:
     log_set_stamp(NULL);
+    /* The event queue first: it may still hold events that live inside
+     * the NIC model (a run stopped early), and must not read them after
+     * the model is freed. */
+    sim_shutdown();
     for (int i = 0; fws && i < r->nnodes; i++)
         vmmc_fw_halt(fws[i]);
     nicm_cluster_destroy(cl);
-    sim_shutdown();
     free(bw);
     free(lat);
     free(names);

@@ -137,9 +137,14 @@ void sim_reset(void)
 
 void sim_shutdown(void)
 {
-    for (size_t i = 0; i < E.heap_len; i++)
+    /* Events still queued: pooled ones are ours to free; the others belong
+     * to their callers, who may cancel them later: mark them unqueued. */
+    for (size_t i = 0; i < E.heap_len; i++) {
         if (E.heap[i]->pooled)
             free(E.heap[i]);
+        else
+            E.heap[i]->heap_idx = SIZE_MAX;
+    }
     free(E.heap);
     while (E.pool) {
         struct sim_event *n = E.pool->arg;

@@ -95,7 +95,9 @@ int th_run_sim(struct th_sim *s, int allow_fail)
                            .faults = sh->faults,
                            .seed = sh->seed};
         sh->rc = cl_run(&r, sh->err, sizeof sh->err);
-        _exit(leak_check() ? 97 : 0);
+        /* A run that failed may leave in-flight hardware state behind;
+         * only a clean run must free everything. */
+        _exit(sh->rc == 0 && leak_check() ? 97 : 0);
     }
     close(fds[1]);
     int failures = 0;
@@ -181,7 +183,7 @@ int th_capture(int (*f)(void *arg), void *arg, char *out, size_t outlen,
         dup2(fe, 2);
         int rc = f(arg);
         fflush(NULL);
-        if (leak_check())
+        if (rc == 0 && leak_check())
             rc = 97;
         _exit(rc);
     }
