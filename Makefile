@@ -44,7 +44,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 CLI_LIB_OBJ := $(BUILD)/cli/cli_run.o $(BUILD)/cli/cluster.o $(BUILD)/cli/sweep.o
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all run test bench check-deps clean deps format
+.PHONY: all run test bench check-deps clean deps format mutants
 all: $(BUILD)/vmmcsim $(BUILD)/vmmcsim-tests
 
 $(BUILD)/%.o: %.c
@@ -81,6 +81,10 @@ bench: deps
 
 check-deps:
 	@sh scripts/check-deps.sh
+
+# Planted protocol bugs (tests/mutants/) must each be caught by a sweep.
+mutants: deps
+	sh scripts/mutants.sh
 
 format:
 	clang-format -i $(CORE_SRC) $(CLI_SRC) $(TEST_SRC) $(wildcard */*.h tests/*/*.h)
