@@ -12,4 +12,9 @@ int cli_main(int argc, char **argv);
  * bad input. */
 int cli_sweep(int argc, char **argv);
 
+/* vmmcsim bench --baseline FILE [--update-baseline] [run options]
+ * [WORKLOAD ...] (cli/baseline.c): 0 if every figure matches, 1 naming
+ * those that moved, 2 for bad input. */
+int cli_bench(int argc, char **argv);
+
 #endif

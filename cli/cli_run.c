@@ -62,6 +62,8 @@ static void usage(FILE *f)
             "                   WORKLOAD [workload options]\n"
             "       vmmcsim sweep --seeds A-B [--jobs N] [--json] [--junit FILE]\n"
             "                     [run options] WORKLOAD [workload options]\n"
+            "       vmmcsim bench --baseline FILE [--update-baseline]\n"
+            "                     [run options] [WORKLOAD [workload options]]\n"
             "       vmmcsim --help\n"
             "\n"
             "Runs real VMMC code on a simulated cluster and prints what it "
@@ -730,5 +732,7 @@ int cli_main(int argc, char **argv)
         return cmd_run(argc - 2, argv + 2);
     if (!strcmp(argv[1], "sweep"))
         return cli_sweep(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "bench"))
+        return cli_bench(argc - 2, argv + 2);
     return bad("unknown command '%s' (see vmmcsim --help)", argv[1]);
 }

@@ -141,6 +141,7 @@ struct vmmc_fw {
     uint64_t utlb_table;
     struct fw_utlb_line *utlb;
     struct vmmc__utlb_entry *utlb_probe; /* where a lookup DMA lands */
+    uint32_t *utlb_index; /* the simulator's vpage -> line map (no cost) */
     unsigned utlb_sets, utlb_ways;
     uint64_t utlb_clock;
     struct fw_xlate_req *xq, *xq_tail; /* translations in order */

@@ -1,14 +1,19 @@
 /*
- * The UTLB of the VMMC firmware (Chen, Bilas, Damianakis, Dubnicki, Li,
- * "UTLB: A Mechanism for Address Translation on Network Interfaces",
- * ASPLOS 1998, in spirit): the sender's NIC translates the virtual pages of
- * a host process through a table in that process's pinned host memory
+ * The UTLB of the VMMC firmware (in the spirit of Chen, Bilas, Damianakis,
+ * Dubnicki, Li, "UTLB: A Mechanism for Address Translation on Network
+ * Interfaces", ASPLOS 1998): the sender's NIC translates the virtual pages
+ * of a host process through a table in that process's pinned host memory
  * (filled by the library's driver part when it pins pages) and caches
- * entries in SRAM.  The cache is set-associative (4 ways, least recently
- * used replaced); a miss reads the table entry by host-DMA, probing on like
- * the host's open addressing.  A page with no entry is not pinned: the
- * transfer fails with VS_EFAULT.  Translation requests are served strictly
- * in order, so a job's chunks and a peer's messages keep their order.
+ * entries in SRAM.  A page with no entry is not pinned: the transfer fails
+ * with VS_EFAULT.  Translation requests are served strictly in order, so a
+ * job's chunks and a peer's messages keep their order.
+ *
+ * Modelling choices, so that results do not depend on where the OS put the
+ * simulated program's memory (the simulator runs it at real addresses):
+ * the cache is fully associative with least-recently-used replacement (its
+ * hits and misses depend only on the sequence of pages used), and a miss
+ * costs exactly one host-DMA of a table entry (the table is treated as a
+ * perfect hash; probing the simulator's own table costs nothing).
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -16,10 +21,8 @@
 
 #include "vmmc/fw_int.h"
 
-#define WAYS 4u
-
 struct fw_utlb_line {
-    uint64_t vpage_plus1;
+    uint64_t vpage_plus1; /* 0: free */
     uint64_t paddr;
     uint64_t used; /* clock of the last use */
 };
@@ -28,21 +31,29 @@ struct fw_xlate_req {
     struct fw_xlate_req *next;
     struct vmmc_fw *fw;
     uint64_t page, last; /* next page to translate, last page */
-    uint32_t probe;      /* host table slot being read, probes so far */
-    uint32_t probes;
     fw_xlate_done done;
     void *arg;
 };
 
+/* The simulator's index of the cache: vpage -> line, open addressing.
+ * It has no simulated cost. */
+static size_t idx_cap(const struct vmmc_fw *fw) { return 2u * fw->utlb_ways; }
+
+static size_t idx_hash(const struct vmmc_fw *fw, uint64_t page)
+{
+    return (size_t)((page * 0x9E3779B97F4A7C15ull) >> 32) % idx_cap(fw);
+}
+
 int fw__utlb_init(struct vmmc_fw *fw)
 {
-    unsigned n = fw->nic->utlb_entries ? fw->nic->utlb_entries : 256;
-    fw->utlb_ways = n < WAYS ? n : WAYS;
-    fw->utlb_sets = n / fw->utlb_ways;
-    fw->utlb = fw->ops->sram_alloc(
-        fw->nic, (size_t)fw->utlb_sets * fw->utlb_ways * sizeof *fw->utlb);
+    /* utlb_ways holds the entry count (fully associative); utlb_sets 1. */
+    fw->utlb_ways = fw->nic->utlb_entries ? fw->nic->utlb_entries : 256;
+    fw->utlb_sets = 1;
+    fw->utlb = fw->ops->sram_alloc(fw->nic,
+                                   (size_t)fw->utlb_ways * sizeof *fw->utlb);
     fw->utlb_probe = fw->ops->sram_alloc(fw->nic, sizeof *fw->utlb_probe);
-    return fw->utlb && fw->utlb_probe ? VS_OK : VS_ENOSRAM;
+    fw->utlb_index = calloc(idx_cap(fw), sizeof *fw->utlb_index);
+    return fw->utlb && fw->utlb_probe && fw->utlb_index ? VS_OK : VS_ENOSRAM;
 }
 
 void fw__utlb_fini(struct vmmc_fw *fw)
@@ -54,81 +65,107 @@ void fw__utlb_fini(struct vmmc_fw *fw)
     }
     if (fw->utlb)
         fw->ops->sram_free(fw->nic, fw->utlb,
-                           (size_t)fw->utlb_sets * fw->utlb_ways *
-                               sizeof *fw->utlb);
+                           (size_t)fw->utlb_ways * sizeof *fw->utlb);
     fw->ops->sram_free(fw->nic, fw->utlb_probe, sizeof *fw->utlb_probe);
+    free(fw->utlb_index);
     fw->utlb = NULL;
     fw->utlb_probe = NULL;
+    fw->utlb_index = NULL;
 }
 
 void fw__utlb_flush(struct vmmc_fw *fw)
 {
-    memset(fw->utlb, 0,
-           (size_t)fw->utlb_sets * fw->utlb_ways * sizeof *fw->utlb);
+    memset(fw->utlb, 0, (size_t)fw->utlb_ways * sizeof *fw->utlb);
+    memset(fw->utlb_index, 0, idx_cap(fw) * sizeof *fw->utlb_index);
 }
 
-static struct fw_utlb_line *set_of(struct vmmc_fw *fw, uint64_t page)
+/* The index slot of page (holding line + 1), or of the free slot where it
+ * would go. */
+static size_t idx_find(const struct vmmc_fw *fw, uint64_t page)
 {
-    return &fw->utlb[(page % fw->utlb_sets) * fw->utlb_ways];
+    size_t i = idx_hash(fw, page), cap = idx_cap(fw);
+    while (fw->utlb_index[i] &&
+           fw->utlb[fw->utlb_index[i] - 1].vpage_plus1 != page + 1)
+        i = (i + 1) % cap;
+    return i;
+}
+
+/* Removes slot i from the index, keeping the probe chains intact. */
+static void idx_remove(struct vmmc_fw *fw, size_t i)
+{
+    size_t cap = idx_cap(fw);
+    fw->utlb_index[i] = 0;
+    for (size_t j = (i + 1) % cap; fw->utlb_index[j]; j = (j + 1) % cap) {
+        uint32_t line = fw->utlb_index[j];
+        fw->utlb_index[j] = 0;
+        fw->utlb_index[idx_find(fw, fw->utlb[line - 1].vpage_plus1 - 1)] =
+            line;
+    }
 }
 
 static int cache_lookup(struct vmmc_fw *fw, uint64_t page)
 {
-    struct fw_utlb_line *set = set_of(fw, page);
     fw__charge(fw, HW_FW_XLATE_PAGE, 1);
-    for (unsigned w = 0; w < fw->utlb_ways; w++)
-        if (set[w].vpage_plus1 == page + 1) {
-            set[w].used = ++fw->utlb_clock;
-            fw->st.utlb_hits++;
+    uint32_t line = fw->utlb_index[idx_find(fw, page)];
+    if (!line)
+        return 0;
+    fw->utlb[line - 1].used = ++fw->utlb_clock;
+    fw->st.utlb_hits++;
+    return 1;
+}
+
+static void cache_insert(struct vmmc_fw *fw, uint64_t page, uint64_t paddr)
+{
+    struct fw_utlb_line *victim = &fw->utlb[0];
+    for (unsigned w = 0; w < fw->utlb_ways; w++) {
+        if (!fw->utlb[w].vpage_plus1) {
+            victim = &fw->utlb[w];
+            break;
+        }
+        if (fw->utlb[w].used < victim->used)
+            victim = &fw->utlb[w];
+    }
+    if (victim->vpage_plus1) {
+        fw->st.utlb_evictions++;
+        idx_remove(fw, idx_find(fw, victim->vpage_plus1 - 1));
+    }
+    victim->vpage_plus1 = page + 1;
+    victim->paddr = paddr;
+    victim->used = ++fw->utlb_clock;
+    fw->utlb_index[idx_find(fw, page)] = (uint32_t)(victim - fw->utlb) + 1;
+}
+
+/* What the host table says about page: 1 and *paddr if it is pinned. */
+static int table_lookup(const struct vmmc_fw *fw, uint64_t page,
+                        uint64_t *paddr)
+{
+    const struct vmmc__utlb_entry *t =
+        (const struct vmmc__utlb_entry *)(uintptr_t)fw->utlb_table;
+    uint32_t i = vmmc__utlb_hash(page);
+    for (uint32_t n = 0; n < VMMC__UTLB_MAX_PROBES && t[i].vpage_plus1;
+         n++, i = (i + 1) % VMMC__UTLB_SLOTS)
+        if (t[i].vpage_plus1 == page + 1) {
+            *paddr = t[i].paddr;
             return 1;
         }
     return 0;
 }
 
-static void cache_insert(struct vmmc_fw *fw, uint64_t page, uint64_t paddr)
-{
-    struct fw_utlb_line *set = set_of(fw, page), *victim = &set[0];
-    for (unsigned w = 0; w < fw->utlb_ways; w++) {
-        if (!set[w].vpage_plus1) {
-            victim = &set[w];
-            break;
-        }
-        if (set[w].used < victim->used)
-            victim = &set[w];
-    }
-    if (victim->vpage_plus1)
-        fw->st.utlb_evictions++;
-    victim->vpage_plus1 = page + 1;
-    victim->paddr = paddr;
-    victim->used = ++fw->utlb_clock;
-}
-
 static void serve(struct vmmc_fw *fw);
 
+/* The table entry for the head request's page has been read by DMA. */
 static void lookup_done(void *arg, int status)
 {
     struct fw_xlate_req *r = arg;
     struct vmmc_fw *fw = r->fw;
     (void)status;
     fw__charge(fw, HW_FW_DMA_DONE, 1);
-    struct vmmc__utlb_entry e = *fw->utlb_probe;
-    if (e.vpage_plus1 == r->page + 1) {
-        cache_insert(fw, r->page, e.paddr);
+    uint64_t paddr;
+    if (table_lookup(fw, r->page, &paddr)) {
+        cache_insert(fw, r->page, paddr);
         r->page++;
-        r->probes = 0;
-    } else if (e.vpage_plus1 == 0 ||
-               ++r->probes >= VMMC__UTLB_MAX_PROBES) {
-        r->page = UINT64_MAX; /* not pinned */
     } else {
-        r->probe = (r->probe + 1) % VMMC__UTLB_SLOTS; /* next slot */
-        fw->xq_busy = 1;
-        int rc = fw->ops->host_dma(
-            fw->nic, HW_DMA_TO_NIC,
-            (void *)(uintptr_t)(fw->utlb_table + r->probe * sizeof e),
-            fw->utlb_probe, sizeof e, lookup_done, r);
-        assert(rc == VS_OK);
-        (void)rc;
-        return;
+        r->page = UINT64_MAX; /* not pinned */
     }
     fw->xq_busy = 0;
     serve(fw);
@@ -152,12 +189,11 @@ static void serve(struct vmmc_fw *fw)
                     fw->st.utlb_misses++;
                     fw->st.utlb_lookups++;
                     fw->xq_busy = 1;
-                    r->probe = vmmc__utlb_hash(r->page);
-                    r->probes = 0;
+                    /* One entry's worth of DMA from the process's table. */
                     int rc = fw->ops->host_dma(
                         fw->nic, HW_DMA_TO_NIC,
                         (void *)(uintptr_t)(fw->utlb_table +
-                                            r->probe *
+                                            vmmc__utlb_hash(r->page) *
                                                 sizeof(struct vmmc__utlb_entry)),
                         fw->utlb_probe, sizeof(struct vmmc__utlb_entry),
                         lookup_done, r);

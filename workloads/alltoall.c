@@ -178,11 +178,11 @@ static int node_setup(struct node *s)
     const struct wl_opts *o = s->o;
     int n = s->n, rc;
     size_t slots = (size_t)n * SLOTS * o->max_size;
-    s->in = calloc(1, slots);
-    s->credit = calloc((size_t)n, sizeof *s->credit);
-    s->bar = calloc((size_t)n, sizeof *s->bar);
-    s->cred_out = calloc((size_t)n, sizeof *s->cred_out);
-    s->bar_out = calloc(1, sizeof *s->bar_out);
+    s->in = wl_alloc_pages(slots);
+    s->credit = wl_alloc_pages((size_t)n * sizeof *s->credit);
+    s->bar = wl_alloc_pages((size_t)n * sizeof *s->bar);
+    s->cred_out = wl_alloc_pages((size_t)n * sizeof *s->cred_out);
+    s->bar_out = wl_alloc_pages(sizeof *s->bar_out);
     s->imp = calloc((size_t)n, sizeof *s->imp);
     s->imp_credit = calloc((size_t)n, sizeof *s->imp_credit);
     s->imp_bar = calloc((size_t)n, sizeof *s->imp_bar);
@@ -198,7 +198,7 @@ static int node_setup(struct node *s)
         return -1;
     }
     for (int i = 0; i < NSRC; i++)
-        if (!(s->src_buf[i] = malloc(o->max_size))) {
+        if (!(s->src_buf[i] = wl_alloc_pages(o->max_size))) {
             wl_fail(env, "out of memory");
             return -1;
         }

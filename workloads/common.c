@@ -143,3 +143,12 @@ void wl_pattern(void *data, size_t len, uint64_t seed, uint32_t tag)
         p[i] = (unsigned char)x;
     }
 }
+
+void *wl_alloc_pages(size_t size)
+{
+    size_t rounded = (size + 4095) / 4096 * 4096;
+    void *p = aligned_alloc(4096, rounded ? rounded : 4096);
+    if (p)
+        memset(p, 0, rounded ? rounded : 4096);
+    return p;
+}

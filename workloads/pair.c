@@ -28,8 +28,8 @@ int wl_pair_open(struct wl_env *env, struct wl_pair *pr)
     pr->rbuf = aligned_alloc(4096, alloc);
     pr->sbuf = aligned_alloc(4096, alloc);
     pr->sbuf2 = aligned_alloc(4096, alloc);
-    pr->ack = aligned_alloc(64, 64);
-    pr->ack_src = aligned_alloc(64, 64);
+    pr->ack = wl_alloc_pages(64);
+    pr->ack_src = wl_alloc_pages(64);
     pr->want = o->verify ? malloc(alloc) : NULL;
     pr->span = o->src_span
                    ? aligned_alloc(4096, (o->src_span + 4095) / 4096 * 4096)

@@ -81,6 +81,10 @@ void wl_fail(struct wl_env *env, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int wl_parse_common(struct wl_opts *o, int argc, char **argv, char *err,
                     size_t errlen);
+/* Zeroed memory on whole pages (4 KiB aligned, size rounded up), so what a
+ * workload measures does not depend on where malloc puts its buffers. */
+void *wl_alloc_pages(size_t size);
+
 /* Parses a decimal count with an optional K or M suffix within [min, max];
  * returns 0 or -1. */
 int wl_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
