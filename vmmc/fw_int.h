@@ -102,7 +102,7 @@ struct fw_conn {
     struct vmmc_fw *fw;
     int node;
     /* Sending side. */
-    uint16_t epoch;
+    uint8_t epoch;
     int syn; /* the next packet opens the epoch */
     uint32_t next_seq, una;
     struct fw_pkt *unacked, *unacked_tail;
@@ -112,7 +112,7 @@ struct fw_conn {
     unsigned inflight; /* data packets to this peer not yet resolved */
     unsigned dupacks;  /* bare ACKs in a row that acknowledged nothing */
     /* Receiving side. */
-    uint16_t rx_epoch;
+    uint8_t rx_epoch;
     uint32_t expected;
     int ack_pending;
     unsigned rx_since_ack; /* in-order arrivals not yet acknowledged */

@@ -37,7 +37,7 @@
 #define DEFAULT_RETRIES 8u
 
 static int seq_before(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
-static int epoch_newer(uint16_t a, uint16_t b) { return (int16_t)(a - b) > 0; }
+static int epoch_newer(uint8_t a, uint8_t b) { return (int8_t)(a - b) > 0; }
 
 int fw__link_init(struct vmmc_fw *fw)
 {
@@ -103,11 +103,12 @@ static void fill_ack(struct vmmc_fw *fw, struct fw_conn *c,
     h->flags |= VMMC__PF_ACK;
     h->ack = c->expected;
     h->ack_epoch = c->rx_epoch;
-    if (c->has_refused &&
-        (h->type == VMMC__PKT_DATA || h->type == VMMC__PKT_ACK)) {
+    /* The latest refusal rides on every acknowledgement, whatever the
+     * packet, so the ack that covers a refused packet always says so. */
+    if (c->has_refused) {
         h->flags |= VMMC__PF_REFUSED;
         h->refused_seq = c->refused_seq;
-        h->status = c->refused_status;
+        h->refused_status = (int8_t)c->refused_status;
     }
     c->ack_pending = 0;
     c->rx_since_ack = 0;
@@ -243,7 +244,7 @@ static void link_fail(struct vmmc_fw *fw, struct fw_conn *c)
     timer_off(fw, &c->rto_timer);
     struct fw_pkt *p = c->unacked;
     c->unacked = c->unacked_tail = NULL;
-    c->epoch++;
+    c->epoch = (uint8_t)(c->epoch == 255 ? 1 : c->epoch + 1); /* 0: none */
     c->syn = 1;
     c->next_seq = c->una = 0;
     c->retries = 0;
@@ -350,7 +351,7 @@ static void apply_ack(struct vmmc_fw *fw, struct fw_conn *c,
         p->done = 1;
         if (p->job)
             fw__pkt_resolved(p, refused && p->seq == h->refused_seq
-                                    ? h->status
+                                    ? h->refused_status
                                     : VS_OK);
         if (!p->sending)
             fw__pkt_free(p);

@@ -105,7 +105,7 @@ static void rx_finish(struct fw_rx *r)
         struct fw_redirect *d = &fw->exports[r->redir_export].redir;
         if (d->active && d->seq == r->redir_seq) {
             d->landed += r->redir_bytes;
-            if (d->landed == d->len) {
+            if (d->landed >= d->len) {
                 d->active = 0;
                 fw__complete(fw, d->slot, d->seq, VS_OK, 0, 0, 0);
             }
@@ -231,8 +231,11 @@ static void rx_data(struct vmmc_fw *fw, void *pkt, const struct vmmc__hdr *h)
             rx_dma(r, d->buf + (ia - ra), payload + (ia - a), ib - ia);
             if (ib < b)
                 rx_dma(r, e->base + ib, payload + (ib - a), b - ib);
-            d->directed += ib - ia;
-            r->redir_bytes = ib - ia;
+            /* Count at most what is left of the range: overlapping
+             * messages must not push the count past it. */
+            uint64_t left = d->len - d->directed;
+            r->redir_bytes = ib - ia < left ? ib - ia : left;
+            d->directed += r->redir_bytes;
             r->redir_export = h->export_id;
             r->redir_seq = d->seq;
             rx_go(r);

@@ -163,6 +163,15 @@ void fw__pkt_free(struct fw_pkt *p)
 
 void fw__fail_jobs_to(struct vmmc_fw *fw, int node, int status)
 {
+    /* Jobs whose last chunks are already out of the queue but still being
+     * translated or read: they must not send that tail into the link's
+     * new epoch. */
+    for (unsigned i = 0; i < fw->npool; i++) {
+        struct fw_job *j = fw->pool[i].job;
+        if (fw->pool[i].busy && j && j->dst == node && !j->status &&
+            !fw->pool[i].sending && !fw->pool[i].done)
+            j->status = status;
+    }
     struct fw_job *j = fw->sendq;
     while (j) {
         struct fw_job *next = j->next;

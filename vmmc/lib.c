@@ -17,6 +17,7 @@
 
 struct lib_export {
     int valid;
+    int redirected; /* a redirection was posted (may be over by now) */
     void *buf;
     size_t len;
     unsigned perms;
@@ -111,6 +112,8 @@ static int reap(vmmc_ctx *ctx, uint32_t slot)
     struct slot_wait w = {ctx, slot, seq};
     ctx->ops->wait(ctx->h, slot_done, &w, -1);
     int status = ctx->compl[slot].status;
+    if (ctx->pending_seq[slot] != seq)
+        return status; /* a handler reaped it while we waited */
     ctx->pending_seq[slot] = 0;
     if (status)
         fail(ctx, status, "%s: the NIC answered",
@@ -151,7 +154,12 @@ static const char *op_name(uint16_t op)
 static int post(vmmc_ctx *ctx, struct vmmc__cmd *cmd, vmmc_req *req)
 {
     uint32_t slot = ctx->cmd_tail % VMMC__CMDQ_LEN;
-    reap(ctx, slot);
+    /* Free the next slot.  While reap() waits, a notification handler may
+     * post commands itself: look again until the slot is ours. */
+    while (ctx->pending_seq[slot]) {
+        reap(ctx, slot);
+        slot = ctx->cmd_tail % VMMC__CMDQ_LEN;
+    }
     ctx->slot_op[slot] = op_name(cmd->op);
     cmd->seq = ctx->cmd_tail + 1;
     ctx->cmd_tail++;
@@ -431,6 +439,11 @@ int vmmc_close(vmmc_ctx *ctx)
 {
     if (!ctx)
         return VS_EINVAL;
+    /* An export with a redirection posted is withdrawn first: that ends
+     * the redirection, which flush would otherwise wait for forever. */
+    for (int i = 0; i < VMMC_MAX_EXPORTS; i++)
+        if (ctx->exports[i].valid && ctx->exports[i].redirected)
+            vmmc_unexport(ctx, i);
     int rc = vmmc_flush(ctx);
     for (int i = 0; i < VMMC_MAX_EXPORTS; i++)
         if (ctx->exports[i].valid)
@@ -493,7 +506,10 @@ int vmmc_export(vmmc_ctx *ctx, int export_id, void *buf, size_t len,
     int rc = call(ctx, &c, NULL);
     if (rc == VS_OK)
         ctx->exports[export_id] =
-            (struct lib_export){1, buf, len, perms, NULL, NULL, 0};
+            (struct lib_export){.valid = 1,
+                                .buf = buf,
+                                .len = len,
+                                .perms = perms};
     return rc;
 }
 
@@ -795,6 +811,7 @@ int vmmc_redirect(vmmc_ctx *ctx, int export_id, size_t off, size_t len,
     int rc = ensure_mapped(ctx, (uintptr_t)buf, len);
     if (rc)
         return fail(ctx, rc, "vmmc_redirect: cannot pin the buffer");
+    ctx->exports[export_id].redirected = 1;
     struct vmmc__cmd c = {.op = VMMC__OP_REDIRECT,
                           .handle = (uint32_t)export_id,
                           .addr = (uintptr_t)buf,

@@ -109,11 +109,13 @@ struct vmmc__hdr {
     uint8_t type;
     uint8_t flags;
     uint16_t src;
-    uint16_t epoch;     /* the sender's link epoch */
-    uint16_t ack_epoch; /* the epoch ack refers to */
+    uint8_t epoch;      /* the sender's link epoch (1..255, wraps) */
+    uint8_t ack_epoch;  /* the epoch ack refers to */
+    int8_t refused_status; /* with PF_REFUSED: why refused_seq was refused */
+    uint8_t pad;
     uint32_t seq;       /* position in the link (reliable packets) */
     uint32_t ack;       /* every seq before this one has arrived */
-    int32_t status;     /* replies, NACKs; refusals in DATA/ACK */
+    int32_t status;     /* import replies, NACKs, fetch replies */
     uint32_t refused_seq;
     uint32_t export_id;
     uint32_t gen;       /* export generation the sender imported */
