@@ -279,7 +279,8 @@ static void rto_fire(void *arg)
     }
     for (struct fw_pkt *p = c->unacked; p; p = p->next) {
         if (p->sending)
-            continue; /* still queued for the wire */
+            break; /* still queued: resending what follows would put it
+                    * on the wire out of order */
         fw__charge(fw, HW_FW_SEND_PKT, 1);
         fw->st.retransmits++;
         p->retx++;
@@ -328,7 +329,7 @@ static void apply_ack(struct vmmc_fw *fw, struct fw_conn *c,
             ++c->dupacks == 2) {
             for (struct fw_pkt *p = c->unacked; p; p = p->next) {
                 if (p->sending)
-                    continue;
+                    break; /* keep wire order: the rest goes next time */
                 fw__charge(fw, HW_FW_SEND_PKT, 1);
                 fw->st.retransmits++;
                 fw->st.fast_retransmits++;
