@@ -144,6 +144,7 @@ struct vmmc_fw {
     uint32_t *utlb_index; /* the simulator's vpage -> line map (no cost) */
     unsigned utlb_sets, utlb_ways;
     uint64_t utlb_clock;
+    uint64_t utlb_gen; /* bumped when the cache is flushed */
     struct fw_xlate_req *xq, *xq_tail; /* translations in order */
     int xq_busy;
     struct fw_job *sendq, *sendq_tail;

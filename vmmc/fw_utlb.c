@@ -30,6 +30,7 @@ struct fw_utlb_line {
 struct fw_xlate_req {
     struct fw_xlate_req *next;
     struct vmmc_fw *fw;
+    uint64_t gen; /* the cache generation it started in */
     uint64_t page, last; /* next page to translate, last page */
     fw_xlate_done done;
     void *arg;
@@ -75,6 +76,7 @@ void fw__utlb_fini(struct vmmc_fw *fw)
 
 void fw__utlb_flush(struct vmmc_fw *fw)
 {
+    fw->utlb_gen++; /* lookups in flight must not refill the cache */
     memset(fw->utlb, 0, (size_t)fw->utlb_ways * sizeof *fw->utlb);
     memset(fw->utlb_index, 0, idx_cap(fw) * sizeof *fw->utlb_index);
 }
@@ -162,7 +164,8 @@ static void lookup_done(void *arg, int status)
     fw__charge(fw, HW_FW_DMA_DONE, 1);
     uint64_t paddr;
     if (table_lookup(fw, r->page, &paddr)) {
-        cache_insert(fw, r->page, paddr);
+        if (r->gen == fw->utlb_gen)
+            cache_insert(fw, r->page, paddr);
         r->page++;
     } else {
         r->page = UINT64_MAX; /* not pinned */
@@ -228,6 +231,7 @@ void fw__xlate(struct vmmc_fw *fw, uint64_t addr, uint64_t len,
         return;
     }
     r->fw = fw;
+    r->gen = fw->utlb_gen;
     r->page = addr / ps;
     r->last = (addr + len - 1) / ps;
     r->done = done;

@@ -273,7 +273,10 @@ static void drain_notes(vmmc_ctx *ctx)
 {
     if (!ctx->notes || ctx->in_handler)
         return;
-    while (note_ready(ctx)) {
+    /* At most one ring's worth per call, so a peer that never stops
+     * notifying cannot keep this process from its own work. */
+    for (unsigned budget = VMMC__NOTIFY_LEN; budget && note_ready(ctx);
+         budget--) {
         const struct vmmc__notify_rec *r =
             &ctx->notes[ctx->note_consumed % VMMC__NOTIFY_LEN];
         struct vmmc_notification n = {r->export_id, r->src, r->offset,
