@@ -58,15 +58,6 @@ static void add(struct figures *f, const char *name, double v)
     f->n++;
 }
 
-static double top_num(const char *json, const char *key, int *found)
-{
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *p = strstr(json, pat);
-    *found = p != NULL;
-    return p ? strtod(p + strlen(pat), NULL) : 0;
-}
-
 /* The figures of a run's --json output. */
 static int extract(const char *json, struct figures *f)
 {
@@ -93,7 +84,7 @@ static int extract(const char *json, struct figures *f)
                                         "packets", "messages_delivered"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
         int found;
-        double v = top_num(json, keys[i], &found);
+        double v = cli__json_num(json, keys[i], &found);
         if (found)
             add(f, keys[i], v);
     }

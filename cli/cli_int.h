@@ -3,6 +3,19 @@
 #define CLI_CLI_INT_H
 
 #include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+/* Forks a child that runs cli_main(argc, argv) with stdout and stderr
+ * going to out and err; returns its pid, or -1. */
+pid_t cli__spawn(int argc, char **argv, FILE *out, FILE *err);
+
+/* Reads all of f (from its start) into buf, NUL-terminated. */
+void cli__slurp(FILE *f, char *buf, size_t len);
+
+/* The number after the first "key": in the JSON a run prints; *found (if
+ * not NULL) says whether the key is there (0 is returned if not). */
+double cli__json_num(const char *json, const char *key, int *found);
 
 /* Runs cli_main(argc, argv) in a forked child with stdout and stderr
  * captured into out and err (NUL-terminated, truncated to their sizes).

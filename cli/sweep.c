@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_int.h"
 
 struct result {
     uint64_t seed;
@@ -79,10 +80,9 @@ static int parse_range(const char *s, uint64_t *a, uint64_t *b)
 /* A top-level number of the run's JSON; -1 when absent. */
 static double jnum(const char *json, const char *key)
 {
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *p = strstr(json, pat);
-    return p ? strtod(p + strlen(pat), NULL) : -1;
+    int found;
+    double v = cli__json_num(json, key, &found);
+    return found ? v : -1;
 }
 
 static void judge(struct result *r, const char *out, const char *err)
@@ -128,16 +128,6 @@ static void judge(struct result *r, const char *out, const char *err)
     }
 }
 
-static void read_file(FILE *f, char *buf, size_t len)
-{
-    size_t n = 0;
-    rewind(f);
-    if (len) {
-        n = fread(buf, 1, len - 1, f);
-        buf[n] = 0;
-    }
-}
-
 struct worker {
     pid_t pid;
     size_t idx;
@@ -152,21 +142,11 @@ static int start(struct sweep *sw, struct worker *w, size_t idx)
     w->err = tmpfile();
     if (!w->out || !w->err)
         return -1;
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        dup2(fileno(w->out), 1);
-        dup2(fileno(w->err), 2);
-        sw->run_argv[sw->seed_pos] = seed;
-        int rc = cli_main(sw->run_argc, sw->run_argv);
-        fflush(NULL);
-        _exit(rc);
-    }
-    w->pid = pid;
+    sw->run_argv[sw->seed_pos] = seed;
+    w->pid = cli__spawn(sw->run_argc, sw->run_argv, w->out, w->err);
+    sw->run_argv[sw->seed_pos] = "0";
     w->idx = idx;
-    return 0;
+    return w->pid > 0 ? 0 : -1;
 }
 
 static void reproducer(const struct sweep *sw, uint64_t seed, FILE *f)
@@ -224,8 +204,8 @@ static int run_all(struct sweep *sw)
             r->status = WIFEXITED(status)    ? WEXITSTATUS(status)
                         : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
                                               : 255;
-            read_file(ws[i].out, out, sizeof out);
-            read_file(ws[i].err, err, sizeof err);
+            cli__slurp(ws[i].out, out, sizeof out);
+            cli__slurp(ws[i].err, err, sizeof err);
             judge(r, out, err);
             fclose(ws[i].out);
             fclose(ws[i].err);

@@ -25,15 +25,13 @@ int wl_pair_open(struct wl_env *env, struct wl_pair *pr)
         if (o->sizes[i] > pr->maxsize)
             pr->maxsize = o->sizes[i];
     size_t alloc = (pr->maxsize + 4095) / 4096 * 4096;
-    pr->rbuf = aligned_alloc(4096, alloc);
-    pr->sbuf = aligned_alloc(4096, alloc);
-    pr->sbuf2 = aligned_alloc(4096, alloc);
+    pr->rbuf = wl_alloc_pages(alloc);
+    pr->sbuf = wl_alloc_pages(alloc);
+    pr->sbuf2 = wl_alloc_pages(alloc);
     pr->ack = wl_alloc_pages(64);
     pr->ack_src = wl_alloc_pages(64);
     pr->want = o->verify ? malloc(alloc) : NULL;
-    pr->span = o->src_span
-                   ? aligned_alloc(4096, (o->src_span + 4095) / 4096 * 4096)
-                   : NULL;
+    pr->span = o->src_span ? wl_alloc_pages(o->src_span) : NULL;
     if (o->src_span && o->src_span < pr->maxsize) {
         wl_fail(env, "--src-span %llu is smaller than the largest size %llu",
                 (unsigned long long)o->src_span,
@@ -46,11 +44,6 @@ int wl_pair_open(struct wl_env *env, struct wl_pair *pr)
                 (unsigned long long)pr->maxsize);
         goto fail;
     }
-    memset(pr->rbuf, 0, alloc);
-    memset(pr->sbuf, 0, alloc);
-    memset(pr->sbuf2, 0, alloc);
-    memset(pr->ack, 0, 64);
-    memset(pr->ack_src, 0, 64);
     int rc = vmmc_open(&pr->ctx, env->host);
     if (rc) {
         wl_fail(env, "vmmc_open: %s", vs_strerror(rc));
