@@ -10,6 +10,11 @@
  * going to out and err; returns its pid, or -1. */
 pid_t cli__spawn(int argc, char **argv, FILE *out, FILE *err);
 
+/* Prints "vmmcsim: error: WHO<message>" on one line of stderr; returns 2,
+ * the exit status of bad input. */
+int cli__error(const char *who, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* Reads all of f (from its start) into buf, NUL-terminated. */
 void cli__slurp(FILE *f, char *buf, size_t len);
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_int.h"
 #include "cli/cluster.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -103,17 +104,18 @@ static void usage(FILE *f)
             "\nExit status: 0 ok, 1 the run failed, 2 bad input.\n");
 }
 
-static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int bad(const char *fmt, ...)
+int cli__error(const char *who, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("vmmcsim: error: ", stderr);
+    fprintf(stderr, "vmmcsim: error: %s", who);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
     return 2;
 }
+
+#define bad(...) cli__error("", __VA_ARGS__)
 
 /* Finds configs/NAME: in the working directory, else next to the binary
  * (build/../configs). */

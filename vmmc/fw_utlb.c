@@ -38,7 +38,7 @@ struct fw_xlate_req {
 
 /* The simulator's index of the cache: vpage -> line, open addressing.
  * It has no simulated cost. */
-static size_t idx_cap(const struct vmmc_fw *fw) { return 2u * fw->utlb_ways; }
+static size_t idx_cap(const struct vmmc_fw *fw) { return 2u * fw->utlb_lines; }
 
 static size_t idx_hash(const struct vmmc_fw *fw, uint64_t page)
 {
@@ -47,11 +47,9 @@ static size_t idx_hash(const struct vmmc_fw *fw, uint64_t page)
 
 int fw__utlb_init(struct vmmc_fw *fw)
 {
-    /* utlb_ways holds the entry count (fully associative); utlb_sets 1. */
-    fw->utlb_ways = fw->nic->utlb_entries ? fw->nic->utlb_entries : 256;
-    fw->utlb_sets = 1;
+    fw->utlb_lines = fw->nic->utlb_entries ? fw->nic->utlb_entries : 256;
     fw->utlb = fw->ops->sram_alloc(fw->nic,
-                                   (size_t)fw->utlb_ways * sizeof *fw->utlb);
+                                   (size_t)fw->utlb_lines * sizeof *fw->utlb);
     fw->utlb_probe = fw->ops->sram_alloc(fw->nic, sizeof *fw->utlb_probe);
     fw->utlb_index = calloc(idx_cap(fw), sizeof *fw->utlb_index);
     return fw->utlb && fw->utlb_probe && fw->utlb_index ? VS_OK : VS_ENOSRAM;
@@ -66,7 +64,7 @@ void fw__utlb_fini(struct vmmc_fw *fw)
     }
     if (fw->utlb)
         fw->ops->sram_free(fw->nic, fw->utlb,
-                           (size_t)fw->utlb_ways * sizeof *fw->utlb);
+                           (size_t)fw->utlb_lines * sizeof *fw->utlb);
     fw->ops->sram_free(fw->nic, fw->utlb_probe, sizeof *fw->utlb_probe);
     free(fw->utlb_index);
     fw->utlb = NULL;
@@ -77,7 +75,7 @@ void fw__utlb_fini(struct vmmc_fw *fw)
 void fw__utlb_flush(struct vmmc_fw *fw)
 {
     fw->utlb_gen++; /* lookups in flight must not refill the cache */
-    memset(fw->utlb, 0, (size_t)fw->utlb_ways * sizeof *fw->utlb);
+    memset(fw->utlb, 0, (size_t)fw->utlb_lines * sizeof *fw->utlb);
     memset(fw->utlb_index, 0, idx_cap(fw) * sizeof *fw->utlb_index);
 }
 
@@ -119,7 +117,7 @@ static int cache_lookup(struct vmmc_fw *fw, uint64_t page)
 static void cache_insert(struct vmmc_fw *fw, uint64_t page, uint64_t paddr)
 {
     struct fw_utlb_line *victim = &fw->utlb[0];
-    for (unsigned w = 0; w < fw->utlb_ways; w++) {
+    for (unsigned w = 0; w < fw->utlb_lines; w++) {
         if (!fw->utlb[w].vpage_plus1) {
             victim = &fw->utlb[w];
             break;
