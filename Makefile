@@ -36,13 +36,12 @@ VMMC_SRC := $(wildcard vmmc/*.c)
 LIBS_SRC := $(wildcard libs/*/*.c)
 WL_SRC := $(wildcard workloads/*.c)
 CORE_SRC := $(UTIL_SRC) $(SIM_SRC) $(NICM_SRC) $(VMMC_SRC) $(LIBS_SRC) $(WL_SRC)
-CLI_SRC := cli/main.c cli/cli_run.c cli/cluster.c cli/sweep.c cli/child.c cli/baseline.c
+CLI_SRC := $(wildcard cli/*.c)
 TEST_SRC := $(wildcard tests/*.c tests/*/*.c)
 
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
-CLI_LIB_OBJ := $(BUILD)/cli/cli_run.o $(BUILD)/cli/cluster.o $(BUILD)/cli/sweep.o \
-               $(BUILD)/cli/child.o $(BUILD)/cli/baseline.o
+CLI_LIB_OBJ := $(filter-out $(BUILD)/cli/main.o,$(CLI_OBJ))
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
 .PHONY: all run test bench check-deps clean deps format mutants

@@ -26,23 +26,10 @@
 
 #include "cli/cli.h"
 #include "cli/cli_int.h"
+#include "cli/sweep.h"
 
-struct result {
-    uint64_t seed;
-    int done, status; /* exit status, or 128 + signal */
-    const char *invariant; /* NULL: passed */
-    char message[256];
-};
-
-struct sweep {
-    uint64_t first, last;
-    int jobs, json;
-    const char *junit;
-    char **run_argv; /* "vmmcsim" "run" "--json" "--seed" S args... */
-    int run_argc, seed_pos;
-    struct result *res;
-    size_t nres;
-};
+const char *const sweep_kinds[SWEEP_NKINDS] = {
+    "liveness", "delivery", "protection", "resources", "simulator", "input"};
 
 #define bad(...) cli__error("sweep: ", __VA_ARGS__)
 
@@ -74,14 +61,48 @@ static double jnum(const char *json, const char *key)
     return found ? v : -1;
 }
 
-static void judge(struct result *r, const char *out, const char *err)
+/* The string value of "key" in a run's JSON, unescaped into buf; "" when
+ * absent. */
+static void jstr(const char *json, const char *key, char *buf, size_t len)
+{
+    char pat[64];
+    size_t n = 0;
+    snprintf(pat, sizeof pat, "\"%s\":\"", key);
+    const char *p = strstr(json, pat);
+    if (p)
+        for (p += strlen(pat); *p && *p != '"' && n + 1 < len; p++) {
+            if (*p == '\\' && p[1])
+                p++;
+            buf[n++] = *p;
+        }
+    buf[n] = 0;
+}
+
+void sweep__judge(struct sweep_result *r, const char *out, const char *err)
 {
     const char *nl;
+    char what[200];
     r->invariant = NULL;
     if (r->status >= 128) {
         r->invariant = "simulator";
         snprintf(r->message, sizeof r->message,
                  "the worker died (signal %d)", r->status - 128);
+        return;
+    }
+    /* A violated invariant the simulator checked while running: its kind
+     * is the first word of the message ("resources: ..."). */
+    jstr(out, "first_violation", what, sizeof what);
+    if (!*what && (nl = strstr(err, "invariant violated: ")))
+        snprintf(what, sizeof what, "%.*s", (int)strcspn(nl + 20, "\n"),
+                 nl + 20);
+    if (*what) {
+        r->invariant = "simulator";
+        for (int k = 0; k < SWEEP_NKINDS; k++) {
+            size_t kl = strlen(sweep_kinds[k]);
+            if (!strncmp(what, sweep_kinds[k], kl) && what[kl] == ':')
+                r->invariant = sweep_kinds[k];
+        }
+        snprintf(r->message, sizeof r->message, "%s", what);
         return;
     }
     if (r->status != 0) {
@@ -96,6 +117,13 @@ static void judge(struct result *r, const char *out, const char *err)
         snprintf(r->message, sizeof r->message,
                  "%.0f packets neither delivered nor dropped",
                  jnum(out, "packets_in_flight"));
+        return;
+    }
+    if (jnum(out, "bytes_outside_changed") > 0) {
+        r->invariant = "protection";
+        snprintf(r->message, sizeof r->message,
+                 "%.0f bytes outside every message's range changed",
+                 jnum(out, "bytes_outside_changed"));
         return;
     }
     double sent = jnum(out, "messages_sent");
@@ -115,6 +143,38 @@ static void judge(struct result *r, const char *out, const char *err)
                  "%.0f send errors, %.0f of %.0f bytes verified",
                  sent, got, corrupt, dups, errs, verified, bytes);
     }
+}
+
+static char **run_argv_for(char **args, int nargs, char *seed)
+{
+    char **v = calloc((size_t)nargs + 6, sizeof *v);
+    if (!v)
+        return NULL;
+    v[0] = "vmmcsim";
+    v[1] = "run";
+    v[2] = "--json";
+    v[3] = "--seed";
+    v[4] = seed;
+    for (int i = 0; i < nargs; i++)
+        v[5 + i] = args[i];
+    return v;
+}
+
+int sweep__run_one(char **args, int nargs, struct sweep_result *r)
+{
+    static char out[65536], err[4096];
+    char seed[32];
+    snprintf(seed, sizeof seed, "%" PRIu64, r->seed);
+    char **v = run_argv_for(args, nargs, seed);
+    if (!v)
+        return -1;
+    r->status = cli__run_child(nargs + 5, v, out, sizeof out, err, sizeof err);
+    free(v);
+    if (r->status < 0)
+        return -1;
+    r->done = 1;
+    sweep__judge(r, out, err);
+    return 0;
 }
 
 struct worker {
@@ -138,24 +198,26 @@ static int start(struct sweep *sw, struct worker *w, size_t idx)
     return w->pid > 0 ? 0 : -1;
 }
 
-static void reproducer(const struct sweep *sw, uint64_t seed, FILE *f)
+const char *sweep__program(void)
 {
     /* This very binary when it is vmmcsim (the tests run sweeps from
      * their own executable). */
-    char exe[1024];
-    const char *prog = "vmmcsim";
+    static char exe[1024];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n > 0) {
         exe[n] = 0;
         const char *base = strrchr(exe, '/');
         if (base && !strcmp(base + 1, "vmmcsim"))
-            prog = exe;
+            return exe;
     }
-    fprintf(f, "%s run --seed %" PRIu64, prog, seed);
-    for (int i = 2; i < sw->run_argc; i++)
-        if (i != sw->seed_pos && i != sw->seed_pos - 1 &&
-            strcmp(sw->run_argv[i], "--json"))
-            fprintf(f, " %s", sw->run_argv[i]);
+    return "vmmcsim";
+}
+
+void sweep__reproducer(char **args, int nargs, uint64_t seed, FILE *f)
+{
+    fprintf(f, "%s run --seed %" PRIu64, sweep__program(), seed);
+    for (int i = 0; i < nargs; i++)
+        fprintf(f, " %s", args[i]);
 }
 
 static int run_all(struct sweep *sw)
@@ -188,14 +250,14 @@ static int run_all(struct sweep *sw)
         for (int i = 0; i < sw->jobs; i++) {
             if (ws[i].pid != pid)
                 continue;
-            struct result *r = &sw->res[ws[i].idx];
+            struct sweep_result *r = &sw->res[ws[i].idx];
             r->done = 1;
             r->status = WIFEXITED(status)    ? WEXITSTATUS(status)
                         : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
                                               : 255;
             cli__slurp(ws[i].out, out, sizeof out);
             cli__slurp(ws[i].err, err, sizeof err);
-            judge(r, out, err);
+            sweep__judge(r, out, err);
             fclose(ws[i].out);
             fclose(ws[i].err);
             ws[i].pid = 0;
@@ -220,7 +282,7 @@ static void xml_escape(FILE *f, const char *s)
     }
 }
 
-static int write_junit(const struct sweep *sw, size_t failures, double wall)
+static int write_junit(const struct sweep *sw, size_t failures)
 {
     FILE *f = fopen(sw->junit, "w");
     if (!f)
@@ -229,9 +291,9 @@ static int write_junit(const struct sweep *sw, size_t failures, double wall)
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
             "<testsuite name=\"vmmcsim sweep\" tests=\"%zu\" failures=\"%zu\" "
             "errors=\"0\" time=\"%.3f\">\n",
-            sw->nres, failures, wall);
+            sw->nres, failures, sw->wall);
     for (size_t i = 0; i < sw->nres; i++) {
-        const struct result *r = &sw->res[i];
+        const struct sweep_result *r = &sw->res[i];
         fprintf(f, "  <testcase classname=\"sweep\" name=\"seed %" PRIu64
                    "\"",
                 r->seed);
@@ -242,10 +304,10 @@ static int write_junit(const struct sweep *sw, size_t failures, double wall)
         fprintf(f, ">\n    <failure type=\"%s\" message=\"", r->invariant);
         xml_escape(f, r->message);
         fputs("\">reproduce: ", f);
-        char cmd[2048];
+        char cmd[4096];
         FILE *m = fmemopen(cmd, sizeof cmd, "w");
         if (m) {
-            reproducer(sw, r->seed, m);
+            sweep__reproducer(SWEEP_ARGS(sw), SWEEP_NARGS(sw), r->seed, m);
             fclose(m);
             xml_escape(f, cmd);
         }
@@ -257,9 +319,86 @@ static int write_junit(const struct sweep *sw, size_t failures, double wall)
     return 0;
 }
 
+int sweep__report(struct sweep *sw)
+{
+    /* The first bad seed being a configuration error means the scenario
+     * itself is wrong: report it as bad input. */
+    if (sw->res[0].invariant && !strcmp(sw->res[0].invariant, "input")) {
+        fprintf(stderr, "vmmcsim: error: sweep: the scenario does not run: "
+                        "%s\n",
+                sw->res[0].message);
+        return 2;
+    }
+    size_t by_kind[SWEEP_NKINDS] = {0}, failures = 0;
+    double rate = sw->wall > 0 ? (double)sw->nres / sw->wall : 0;
+    for (size_t i = 0; i < sw->nres; i++) {
+        const struct sweep_result *r = &sw->res[i];
+        if (!r->invariant)
+            continue;
+        failures++;
+        for (int k = 0; k < SWEEP_NKINDS; k++)
+            by_kind[k] += !strcmp(r->invariant, sweep_kinds[k]);
+        if (!sw->json) {
+            printf("seed %" PRIu64 " FAILED (%s): %s\n  reproduce: ", r->seed,
+                   r->invariant, r->message);
+            sweep__reproducer(SWEEP_ARGS(sw), SWEEP_NARGS(sw), r->seed,
+                              stdout);
+            printf("\n");
+        }
+    }
+    if (sw->json) {
+        printf("{\"seeds\":%zu,\"passed\":%zu,\"failed\":%zu,\"failures\":{",
+               sw->nres, sw->nres - failures, failures);
+        for (int k = 0; k < SWEEP_NKINDS; k++)
+            printf("%s\"%s\":%zu", k ? "," : "", sweep_kinds[k], by_kind[k]);
+        printf("},\"failed_seeds\":[");
+        int first = 1;
+        for (size_t i = 0; i < sw->nres; i++)
+            if (sw->res[i].invariant) {
+                printf("%s%" PRIu64, first ? "" : ",", sw->res[i].seed);
+                first = 0;
+            }
+        printf("],\"wall_s\":%.3f,\"runs_per_s\":%.2f}\n", sw->wall, rate);
+    } else {
+        printf("sweep: %zu seeds (%" PRIu64 "-%" PRIu64 "), %zu passed, %zu "
+               "failed (",
+               sw->nres, sw->first, sw->last, sw->nres - failures, failures);
+        for (int k = 0; k < SWEEP_NKINDS; k++)
+            printf("%s%s %zu", k ? ", " : "", sweep_kinds[k], by_kind[k]);
+        printf("); %.1f runs/s\n", rate);
+        printf("%zu passed, %zu failed\n", sw->nres - failures, failures);
+    }
+    if (sw->junit && write_junit(sw, failures))
+        return 2;
+    return failures ? 1 : 0;
+}
+
+static void usage(void)
+{
+    printf("usage: vmmcsim sweep --seeds A-B [--jobs N] [--json] "
+           "[--junit FILE] [--shrink]\n"
+           "                     [--results FILE] [run options] WORKLOAD "
+           "[workload options]\n"
+           "       vmmcsim sweep --emit-slurm DIR [--tasks N] --seeds A-B "
+           "[run options] WORKLOAD ...\n"
+           "       vmmcsim sweep --merge DIR [--json] [--junit FILE]\n"
+           "Invariants: liveness, delivery, protection, resources, "
+           "simulator.\n"
+           "Exit status: 0 every seed passed, 1 a seed failed, 2 bad "
+           "input.\n");
+}
+
+static int dir_arg(const char *opt, const char *v, const char **out)
+{
+    if (!v || !*v)
+        return bad("%s: missing directory name", opt);
+    *out = v;
+    return 0;
+}
+
 int cli_sweep(int argc, char **argv)
 {
-    struct sweep sw = {.jobs = 2};
+    struct sweep sw = {.jobs = 2, .tasks = 4};
     int have_seeds = 0;
     sw.run_argv = calloc((size_t)argc + 8, sizeof *sw.run_argv);
     if (!sw.run_argv)
@@ -274,6 +413,7 @@ int cli_sweep(int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int before_workload = sw.run_argc == sw.seed_pos + 1;
         if (!strcmp(a, "--seeds")) {
             if (!v || parse_range(v, &sw.first, &sw.last)) {
                 rc = bad("--seeds: expected A-B (or one seed), got '%s'",
@@ -290,25 +430,42 @@ int cli_sweep(int argc, char **argv)
             }
             have_seeds = 1;
             i++;
-        } else if (!strcmp(a, "--jobs")) {
+        } else if (!strcmp(a, "--jobs") || !strcmp(a, "--tasks")) {
             char *end;
             long j = v ? strtol(v, &end, 10) : 0;
-            if (!v || *end || j < 1 || j > 256) {
-                rc = bad("--jobs: expected 1 to 256, got '%s'", v ? v : "");
+            if (!v || *end || j < 1 || j > (a[2] == 'j' ? 256 : 100000)) {
+                rc = bad("%s: expected 1 to %d, got '%s'", a,
+                         a[2] == 'j' ? 256 : 100000, v ? v : "");
                 goto out;
             }
-            sw.jobs = (int)j;
+            *(a[2] == 'j' ? &sw.jobs : &sw.tasks) = (int)j;
             i++;
-        } else if (!strcmp(a, "--junit")) {
-            if (!v) {
-                rc = bad("--junit: missing file name");
+        } else if (!strcmp(a, "--junit") || !strcmp(a, "--results")) {
+            if (!v || !*v) {
+                rc = bad("%s: missing file name", a);
                 goto out;
             }
-            sw.junit = v;
+            *(a[2] == 'j' ? &sw.junit : &sw.results) = v;
             i++;
-        } else if (!strcmp(a, "--json") && !sw.json &&
-                   sw.run_argc == sw.seed_pos + 1) {
+        } else if (!strcmp(a, "--emit-slurm")) {
+            if ((rc = dir_arg(a, v, &sw.emit_dir)))
+                goto out;
+            rc = 2;
+            i++;
+        } else if (!strcmp(a, "--merge")) {
+            if ((rc = dir_arg(a, v, &sw.merge_dir)))
+                goto out;
+            rc = 2;
+            i++;
+        } else if (!strcmp(a, "--shrink") && before_workload) {
+            sw.shrink = 1;
+        } else if (!strcmp(a, "--json") && !sw.json && before_workload) {
             sw.json = 1; /* before the workload: the sweep's output */
+        } else if ((!strcmp(a, "--help") || !strcmp(a, "-h")) &&
+                   before_workload) {
+            usage();
+            rc = 0;
+            goto out;
         } else if (!strcmp(a, "--seed") || !strcmp(a, "--csv")) {
             rc = bad("%s: the sweep chooses the seed and the output", a);
             goto out;
@@ -316,18 +473,53 @@ int cli_sweep(int argc, char **argv)
             sw.run_argv[sw.run_argc++] = argv[i];
         }
     }
-    if (!have_seeds) {
-        rc = bad("--seeds A-B is required");
-        goto out;
+    if (sw.merge_dir) {
+        if (have_seeds || SWEEP_NARGS(&sw) || sw.emit_dir || sw.results ||
+            sw.shrink) {
+            rc = bad("--merge DIR takes only --json and --junit FILE (the "
+                     "scenario is in DIR)");
+            goto out;
+        }
+    } else {
+        if (!have_seeds) {
+            rc = bad("--seeds A-B is required");
+            goto out;
+        }
+        if (!SWEEP_NARGS(&sw)) {
+            rc = bad("no workload given");
+            goto out;
+        }
+        for (int i = 0; i < SWEEP_NARGS(&sw); i++)
+            if (strpbrk(SWEEP_ARGS(&sw)[i], "\n\t")) {
+                rc = bad("argument '%s': tabs and newlines are not allowed "
+                         "in a scenario",
+                         SWEEP_ARGS(&sw)[i]);
+                goto out;
+            }
     }
-    if (sw.run_argc == sw.seed_pos + 1) {
-        rc = bad("no workload given");
+    if (sw.emit_dir) {
+        rc = sweep__emit_slurm(&sw);
         goto out;
     }
     if (sw.junit) { /* fail early on an unwritable file */
         FILE *f = fopen(sw.junit, "w");
         if (!f) {
             rc = bad("--junit %s: cannot write: %s", sw.junit,
+                     strerror(errno));
+            goto out;
+        }
+        fclose(f);
+    }
+    if (sw.merge_dir) {
+        if ((rc = sweep__merge(&sw)))
+            goto out;
+        rc = sweep__report(&sw);
+        goto out;
+    }
+    if (sw.results) { /* the same for the results file */
+        FILE *f = fopen(sw.results, "w");
+        if (!f) {
+            rc = bad("--results %s: cannot write: %s", sw.results,
                      strerror(errno));
             goto out;
         }
@@ -346,64 +538,22 @@ int cli_sweep(int argc, char **argv)
     if ((rc = run_all(&sw)))
         goto out;
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    double wall = (double)(t1.tv_sec - t0.tv_sec) +
-                  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    /* The first bad seed being a configuration error means the scenario
-     * itself is wrong: report it as bad input. */
-    if (sw.res[0].invariant && !strcmp(sw.res[0].invariant, "input")) {
-        fprintf(stderr, "vmmcsim: error: sweep: the scenario does not run: "
-                        "%s\n",
-                sw.res[0].message);
-        rc = 2;
+    sw.wall = (double)(t1.tv_sec - t0.tv_sec) +
+              (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (sw.results && (rc = sweep__write_results(&sw)))
         goto out;
+    rc = sweep__report(&sw);
+    if (rc == 1 && sw.shrink) {
+        fflush(stdout);
+        int s = sweep__shrink(&sw);
+        if (s == 2)
+            rc = 2;
     }
-    static const char *const kinds[] = {"liveness", "delivery", "simulator",
-                                        "input"};
-    size_t by_kind[4] = {0}, failures = 0;
-    for (size_t i = 0; i < sw.nres; i++) {
-        const struct result *r = &sw.res[i];
-        if (!r->invariant)
-            continue;
-        failures++;
-        for (int k = 0; k < 4; k++)
-            by_kind[k] += !strcmp(r->invariant, kinds[k]);
-        if (!sw.json) {
-            printf("seed %" PRIu64 " FAILED (%s): %s\n  reproduce: ", r->seed,
-                   r->invariant, r->message);
-            reproducer(&sw, r->seed, stdout);
-            printf("\n");
-        }
-    }
-    if (sw.json) {
-        printf("{\"seeds\":%zu,\"passed\":%zu,\"failed\":%zu,\"failures\":{",
-               sw.nres, sw.nres - failures, failures);
-        for (int k = 0; k < 4; k++)
-            printf("%s\"%s\":%zu", k ? "," : "", kinds[k], by_kind[k]);
-        printf("},\"failed_seeds\":[");
-        int first = 1;
-        for (size_t i = 0; i < sw.nres; i++)
-            if (sw.res[i].invariant) {
-                printf("%s%" PRIu64, first ? "" : ",", sw.res[i].seed);
-                first = 0;
-            }
-        printf("],\"wall_s\":%.3f,\"runs_per_s\":%.2f}\n", wall,
-               wall > 0 ? (double)sw.nres / wall : 0);
-    } else {
-        printf("sweep: %zu seeds (%" PRIu64 "-%" PRIu64 "), %zu passed, %zu "
-               "failed (liveness %zu, delivery %zu, simulator %zu, input "
-               "%zu); %.1f runs/s on %d jobs\n",
-               sw.nres, sw.first, sw.last, sw.nres - failures, failures,
-               by_kind[0], by_kind[1], by_kind[2], by_kind[3],
-               wall > 0 ? (double)sw.nres / wall : 0, sw.jobs);
-        printf("%zu passed, %zu failed\n", sw.nres - failures, failures);
-    }
-    if (sw.junit && write_junit(&sw, failures, wall)) {
-        rc = 2;
-        goto out;
-    }
-    rc = failures ? 1 : 0;
 out:
     fflush(stdout);
+    if (sw.merge_dir) /* the scenario's arguments were read from DIR */
+        for (int i = sw.seed_pos + 1; i < sw.run_argc; i++)
+            free(sw.run_argv[i]);
     free(sw.res);
     free(sw.run_argv);
     return rc;

@@ -147,6 +147,60 @@ static void test_sweep_bad_input(void)
     expect_bad(g, "--seed");
 }
 
+/* --emit-slurm writes the job array; each task's slice run with --results
+ * (as the job script runs it) and --merge gives what a local sweep of the
+ * same seeds gives; a missing or torn task file is bad input naming the
+ * task. */
+static void test_sweep_emit_and_merge(void)
+{
+    char dir[] = "/tmp/vmmcsim-slurm-XXXXXX", path[256], res[256];
+    CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+#define SCENARIO "--platform", TH_PLATFORM_8, "--faults", "drop=0.05", \
+                 "alltoall", "--messages", "30", "--verify"
+    struct argv_cmd e = {{"vmmcsim", "sweep", "--emit-slurm", dir, "--tasks",
+                          "2", "--seeds", "1-6", SCENARIO, NULL}};
+    CU_ASSERT_EQUAL_FATAL(sweep(&e), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "sbatch --wait "));
+    snprintf(path, sizeof path, "%s/sweep.sbatch", dir);
+    char *script = th_read_file(path);
+    CU_ASSERT_FATAL(script != NULL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(script, "#SBATCH --array=0-1"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(script, "1) SEEDS=4-6"));
+    free(script);
+    const char *slices[2] = {"1-3", "4-6"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(res, sizeof res, "%s/results/task-%d.tsv", dir, k);
+        struct argv_cmd t = {{"vmmcsim", "sweep", "--seeds", slices[k],
+                              "--jobs", "1", "--results", res, SCENARIO,
+                              NULL}};
+        CU_ASSERT_EQUAL(sweep(&t), 0);
+    }
+    struct argv_cmd local = {{"vmmcsim", "sweep", "--json", "--seeds", "1-6",
+                              SCENARIO, NULL}};
+    CU_ASSERT_EQUAL(sweep(&local), 0);
+    char want[512];
+    snprintf(want, sizeof want, "%.*s", (int)(strstr(out, ",\"wall_s\"") - out),
+             out);
+    CU_ASSERT_PTR_NOT_NULL(strstr(want, "\"seeds\":6,\"passed\":6"));
+    struct argv_cmd m = {{"vmmcsim", "sweep", "--merge", dir, "--json", NULL}};
+    CU_ASSERT_EQUAL(sweep(&m), 0);
+    CU_ASSERT_EQUAL(strncmp(out, want, strlen(want)), 0);
+    /* Torn: no end line. */
+    FILE *f = fopen(res, "r+");
+    CU_ASSERT_FATAL(f != NULL);
+    CU_ASSERT_EQUAL(ftruncate(fileno(f), 30), 0);
+    fclose(f);
+    CU_ASSERT_EQUAL(sweep(&m), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "task 1 (seeds 4-6)"));
+    unlink(res);
+    CU_ASSERT_EQUAL(sweep(&m), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "task 1 (seeds 4-6) has no results"));
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+#undef SCENARIO
+}
+
 void register_sweep_tests(void);
 void register_sweep_tests(void)
 {
@@ -155,4 +209,6 @@ void register_sweep_tests(void)
     th_add(s, "a broken scenario fails, with reproducers",
            test_sweep_catches_and_reproduces);
     th_add(s, "bad sweep input", test_sweep_bad_input);
+    th_add(s, "a sweep emitted for Slurm merges back",
+           test_sweep_emit_and_merge);
 }
