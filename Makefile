@@ -7,6 +7,9 @@
 #   make test     unit + conformance + scenario tests (the CI command)
 #   make bench    fidelity and speed benchmarks, CSV under build/bench/
 #   make check-deps  enforce the layering of DESIGN.md
+#   make test-slurm  a sweep through a private single-node Slurm (root)
+#   make fuzz     libFuzzer harnesses (fuzz/), FUZZ_S seconds each, into
+#                 build-fuzz/ (clang, ASan+UBSan)
 
 SANITIZER ?=
 ifeq ($(SANITIZER),)
@@ -23,8 +26,9 @@ endif
 
 CC ?= cc
 OPT ?= -O2
-CFLAGS := -std=c11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-          -Wmissing-prototypes -Wformat=2 -D_DEFAULT_SOURCE -I. $(SANFLAGS) $(EXTRA_CFLAGS)
+CWARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+         -Wformat=2
+CFLAGS := -std=c11 $(OPT) -g $(CWARN) -D_DEFAULT_SOURCE -I. $(SANFLAGS) $(EXTRA_CFLAGS)
 DEPFLAGS = -MMD -MP
 LDLIBS := -lsimgrid -lm
 TEST_LDLIBS := -lcunit
@@ -37,14 +41,17 @@ LIBS_SRC := $(wildcard libs/*/*.c)
 WL_SRC := $(wildcard workloads/*.c)
 CORE_SRC := $(UTIL_SRC) $(SIM_SRC) $(NICM_SRC) $(VMMC_SRC) $(LIBS_SRC) $(WL_SRC)
 CLI_SRC := $(wildcard cli/*.c)
-TEST_SRC := $(wildcard tests/*.c tests/*/*.c)
+# The fuzz harnesses are also linked into the test runner, which replays
+# tests/fuzz-regress/ through them (tests/fuzz/).
+FUZZ_SRC := $(wildcard fuzz/*.c)
+TEST_SRC := $(wildcard tests/*.c tests/*/*.c) $(FUZZ_SRC)
 
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 CLI_LIB_OBJ := $(filter-out $(BUILD)/cli/main.o,$(CLI_OBJ))
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all run test bench check-deps clean deps format mutants
+.PHONY: all run test bench check-deps clean deps format mutants fuzz fuzz-build sweep-10k
 all: $(BUILD)/vmmcsim $(BUILD)/vmmcsim-tests
 
 $(BUILD)/%.o: %.c
@@ -75,9 +82,19 @@ test: deps
 	@$(MAKE) --no-print-directory check-deps
 	$(BUILD)/vmmcsim-tests
 
+# The benchmarks run a build with the invariant checks compiled out
+# (util/inv.h), in its own folder; the CSV goes to $(BUILD)/bench/.
 bench: deps
-	@$(MAKE) --no-print-directory all
-	sh bench/run.sh $(BUILD)
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)-bench \
+	    EXTRA_CFLAGS="$(EXTRA_CFLAGS) -DVS_NO_INVARIANTS" $(BUILD)-bench/vmmcsim
+	BENCH_OUT=$(BUILD)/bench sh bench/run.sh $(BUILD)-bench
+
+# The issue's sweep target: 10,000 seeds of the faulty 8-node all-to-all
+# (the reliability scenario), with every invariant checked.
+SWEEP_SEEDS ?= 1-10000
+sweep-10k: deps
+	@$(MAKE) --no-print-directory $(BUILD)/vmmcsim
+	sh scripts/sweep-10k.sh $(BUILD) $(SWEEP_SEEDS)
 
 check-deps:
 	@sh scripts/check-deps.sh
@@ -86,6 +103,40 @@ check-deps:
 mutants: deps
 	sh scripts/mutants.sh
 
+# A sweep's round trip through a real single-node Slurm (needs root; installs
+# slurmctld slurmd slurm-client munge).  Not part of `make test`.
+.PHONY: test-slurm
+test-slurm: deps
+	MAKE="$(MAKE)" bash scripts/test-slurm.sh
+
+# ---- make fuzz: one libFuzzer harness per parser of outside input ----
+# Clang with ASan+UBSan; objects in build-fuzz/, never mixed with build/.
+# scripts/fuzz.sh runs each harness FUZZ_S seconds and prints what it did.
+FUZZ_S ?= 60
+FUZZ_BUILD := build-fuzz
+FUZZ_CC ?= clang
+FUZZ_CFLAGS := -std=c11 -O1 -g $(CWARN) -D_DEFAULT_SOURCE -I. -DVS_LIBFUZZER \
+               -fsanitize=fuzzer-no-link,address,undefined \
+               -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_NAMES := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(CORE_SRC) \
+                $(filter-out cli/main.c,$(CLI_SRC)) fuzz/common.c)
+FUZZ_BIN := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(FUZZ_BIN): $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@ $(LDLIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz:
+	@sh scripts/deps.sh --fuzz
+	@$(MAKE) --no-print-directory fuzz-build
+	sh scripts/fuzz.sh $(FUZZ_S) $(FUZZ_NAMES)
+
 format:
 	clang-format -i $(CORE_SRC) $(CLI_SRC) $(TEST_SRC) $(wildcard */*.h tests/*/*.h)
 
@@ -93,3 +144,6 @@ clean:
 	rm -rf build build-*
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+ifneq ($(filter fuzz fuzz-build build-fuzz/%,$(MAKECMDGOALS)),)
+-include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
+endif

@@ -4,11 +4,12 @@
 # short table.  Wall-clock figures are medians of several runs (this
 # machine is shared and noisy); simulated-time figures are exact.
 #
-#   sh bench/run.sh [BUILD]      (default build/)
+#   sh bench/run.sh [BUILD]      (default build/; CSV to $BENCH_OUT, default
+#                                 BUILD/bench)
 set -eu
 B=${1:-build}
 V="$B/vmmcsim"
-OUT="$B/bench"
+OUT=${BENCH_OUT:-"$B/bench"}
 RUNS=${BENCH_RUNS:-5}
 mkdir -p "$OUT"
 

@@ -21,6 +21,7 @@
 #include "cli/cli_int.h"
 #include "cli/cluster.h"
 #include "util/err.h"
+#include "util/inv.h"
 #include "util/log.h"
 #include "workloads/wl.h"
 
@@ -34,6 +35,7 @@ struct cli {
     char platform_buf[PATH_MAX], profile_buf[PATH_MAX];
     enum fmt fmt;
     int stats;
+    int dry_run; /* --dry-run: check the command line, run nothing */
     hw_time_t max_time;
     const struct wl_def *wl;
     struct wl_opts wopts;
@@ -59,7 +61,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: vmmcsim run [--platform FILE] [--profile FILE] [--seed N]\n"
             "                   [--csv | --json] [--stats] [--log SPEC]\n"
-            "                   [--max-time T] [--faults SPEC]\n"
+            "                   [--max-time T] [--faults SPEC] [--dry-run]\n"
             "                   WORKLOAD [workload options]\n"
             "       vmmcsim sweep --seeds A-B [--jobs N] [--json] [--junit FILE]\n"
             "                     [run options] WORKLOAD [workload options]\n"
@@ -89,6 +91,8 @@ static void usage(FILE *f)
             "  --csv            print size_bytes,latency_us,bandwidth_MBps rows\n"
             "  --json           print one JSON object\n"
             "  --stats          also print per-NIC engine and link statistics\n"
+            "  --dry-run        check the command line (workload options too),\n"
+            "                   then exit 0 without reading files or running\n"
             "  --log SPEC       e.g. vmmc=debug,nicm=info (or VMMCSIM_LOG)\n"
             "  --max-time T     stop past simulated time T (e.g. 500ms)\n"
             "  --faults SPEC    inject faults in the fabric, a comma list of:\n"
@@ -152,7 +156,9 @@ static int parse_time(const char *s, hw_time_t *out)
         mult = 1e3;
     else
         return -1;
-    if (end == s || errno || !(v > 0) || v * mult > 9e18)
+    /* At least one picosecond, the simulator's tick: a smaller time would
+     * round to 0, which --max-time and reorder_delay_max read as "none". */
+    if (end == s || errno || !(v * mult >= 1) || v * mult > 9e18)
         return -1;
     *out = (hw_time_t)(v * mult);
     return 0;
@@ -472,11 +478,12 @@ static void print_rows(const struct cli *c)
                    ",\"bytes_verified\":%" PRIu64
                    ",\"corrupt_delivered\":%" PRIu64
                    ",\"duplicates_delivered\":%" PRIu64
-                   ",\"send_errors\":%" PRIu64,
+                   ",\"send_errors\":%" PRIu64
+                   ",\"bytes_outside_changed\":%" PRIu64,
                    k->messages_sent, k->messages_delivered,
                    k->bytes_delivered, k->bytes_verified,
                    k->corrupt_delivered, k->duplicates_delivered,
-                   k->send_errors);
+                   k->send_errors, k->bytes_outside_changed);
         printf(",\"retransmissions\":%" PRIu64 ",\"timeouts\":%" PRIu64
                ",\"peer_failures\":%" PRIu64 ",\"refused\":%" PRIu64
                ",\"utlb_hits\":%" PRIu64 ",\"utlb_misses\":%" PRIu64
@@ -611,6 +618,8 @@ static int cmd_run(int argc, char **argv)
             c.fmt = FMT_JSON;
         } else if (!strcmp(a, "--stats")) {
             c.stats = 1;
+        } else if (!strcmp(a, "--dry-run")) {
+            c.dry_run = 1;
         } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             rc = 0;
@@ -636,6 +645,10 @@ static int cmd_run(int argc, char **argv)
     char err[1024] = "";
     if (c.wl->parse(&c.wopts, wargc, wargv, err, sizeof err)) {
         rc = bad("%s: %s", c.wl->name, err);
+        goto out;
+    }
+    if (c.dry_run) { /* the whole command line parsed: that was all */
+        rc = 0;
         goto out;
     }
     c.sh.opts = &c.wopts;
@@ -672,6 +685,13 @@ static int cmd_run(int argc, char **argv)
         rc = 1;
         goto out;
     }
+    if (vs_inv_count()) {
+        fprintf(stderr, "vmmcsim: run failed: %" PRIu64 " invariant "
+                        "violation(s), the first: %s\n",
+                vs_inv_count(), vs_inv_first());
+        rc = 1;
+        goto out;
+    }
     if (c.sh.failed) {
         fprintf(stderr, "vmmcsim: workload %s failed: %s\n", c.wl->name,
                 c.sh.error);
@@ -684,9 +704,11 @@ static int cmd_run(int argc, char **argv)
         const struct wl_counters *k = &c.sh.ctr;
         printf("\nmessages: %" PRIu64 " sent, %" PRIu64 " delivered, %" PRIu64
                " bytes verified, %" PRIu64 " corrupt, %" PRIu64
-               " duplicated, %" PRIu64 " send errors\n",
+               " duplicated, %" PRIu64 " send errors, %" PRIu64
+               " bytes changed outside every message\n",
                k->messages_sent, k->messages_delivered, k->bytes_verified,
-               k->corrupt_delivered, k->duplicates_delivered, k->send_errors);
+               k->corrupt_delivered, k->duplicates_delivered, k->send_errors,
+               k->bytes_outside_changed);
     }
     if (c.fmt == FMT_TABLE)
         printf("reliable link: %" PRIu64 " retransmissions, %" PRIu64

@@ -185,6 +185,9 @@ int cl_run(struct cl_run *r, char *err, size_t errlen)
     }
     struct sim_opts so = {.max_time = r->max_time};
     rc = sim_run(&so, err, errlen);
+    if (rc == 0) /* every process ended: what they closed left nothing */
+        for (int i = 0; i < r->nnodes; i++)
+            vmmc_fw_audit(fws[i]);
     if (r->report && rc == 0) {
         struct cl_report rep = {r->nnodes, sim_procs_end(), sim_events_processed(),
                                 cl, fws, &r->prof};

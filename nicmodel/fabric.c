@@ -26,6 +26,7 @@
 
 #include "nicmodel/nic_int.h"
 #include "util/err.h"
+#include "util/inv.h"
 
 #define MAX_HOPS 64
 
@@ -60,6 +61,9 @@ const struct nicm__route *nicm__route(struct nicm__node *n, int dst)
 
 void nicm__pkt_free(struct nicm__pkt *p)
 {
+    VS_INV(!p->delivered, "simulator: a packet from node %d was delivered "
+                          "and then dropped",
+           p->src->nic.node);
     p->src->cl->in_flight--;
     free(p);
 }
@@ -192,6 +196,10 @@ void nicm__pkt_inject(struct nicm__pkt *p)
 void nicm__rx_release(struct nicm__node *n, struct nicm__pkt *p)
 {
     n->rx_free++;
+    VS_INV(n->rx_free <= n->cl->prof.recv_buffers,
+           "resources: node %d has %u free receive buffers of %u",
+           n->nic.node,
+           n->rx_free, (unsigned)n->cl->prof.recv_buffers);
     n->cl->in_flight--;
     free(p);
     if (n->stall_head) {

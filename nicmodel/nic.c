@@ -18,6 +18,7 @@
 
 #include "nicmodel/nic_int.h"
 #include "util/err.h"
+#include "util/inv.h"
 #include "util/log.h"
 
 #define NODE_OF_HOST(h) ((struct nicm__node *)((char *)(h)-offsetof(struct nicm__node, host)))
@@ -356,6 +357,9 @@ static int nic_net_send(hw_nic *x, int dst, const void *pkt, size_t len,
 void nicm__rx_deliver(struct nicm__node *n, struct nicm__pkt *p, hw_time_t t)
 {
     const struct nicm_profile *prof = &n->cl->prof;
+    VS_INV(!p->delivered, "simulator: a packet to node %d delivered twice",
+           n->nic.node);
+    p->delivered = 1;
     n->rx_free--;
     hw_time_t start = max_t(t, n->rdma_free);
     double bw = p->route->n ? n->cl->links[p->route->links[p->route->n - 1]].bw
@@ -389,6 +393,8 @@ static void nic_rx_release(hw_nic *x, void *data)
     struct nicm__pkt *p =
         (struct nicm__pkt *)((char *)data - offsetof(struct nicm__pkt, data));
     assert(p->dst == n);
+    VS_INV(p->delivered, "simulator: node %d released a receive buffer it "
+                         "was never given", n->nic.node);
     sim_post(nic_time(n), rx_release_ev, p);
 }
 
@@ -447,6 +453,10 @@ static void *nic_sram_alloc(hw_nic *x, size_t len)
     if (!p)
         return NULL;
     n->sram_used += len;
+    VS_INV(n->sram_used <= n->cl->prof.sram_bytes,
+           "resources: node %d uses %llu bytes of SRAM, above its %llu",
+           x->node, (unsigned long long)n->sram_used,
+           (unsigned long long)n->cl->prof.sram_bytes);
     if (n->sram_used > n->st.sram_peak)
         n->st.sram_peak = n->sram_used;
     return p;
@@ -658,6 +668,7 @@ int nicm_cluster_create(nicm_cluster **out, const struct nicm_profile *prof,
                                  .utlb_entries = prof->utlb_entries};
         n->rx_free = prof->recv_buffers;
         n->sram_used = rxbytes; /* The receive buffers live in SRAM. */
+        n->sram_base = rxbytes;
         n->st.sram_peak = rxbytes;
         sim_event_init(&n->wait_tmo);
         sim_event_init(&n->cpu_ev);
@@ -672,6 +683,11 @@ void nicm_cluster_destroy(nicm_cluster *cl)
         return;
     for (int i = 0; cl->nodes && i < cl->nnodes; i++) {
         struct nicm__node *n = &cl->nodes[i];
+        /* Whatever the firmware allocated, it freed when it halted. */
+        VS_INV(n->sram_used == n->sram_base,
+               "resources: node %d: %llu bytes of SRAM still allocated after "
+               "the firmware halted",
+               i, (unsigned long long)(n->sram_used - n->sram_base));
         if (n->routes) {
             for (int j = 0; j < cl->nnodes; j++)
                 free(n->routes[j]);

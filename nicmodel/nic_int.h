@@ -55,7 +55,7 @@ struct nicm__node {
     hw_upcall_fn doorbell_fn;
     void *doorbell_arg;
     void *window;
-    uint64_t sram_used;
+    uint64_t sram_used, sram_base; /* base: the receive buffers */
     struct nicm__route **routes; /* Lazily filled, one per destination. */
     struct nicm_node_stats st;
 };
@@ -93,6 +93,7 @@ struct nicm__pkt {
     int hop;
     unsigned corrupt : 1;    /* a bit flipped: fails the CRC on arrival */
     unsigned duplicated : 1; /* a copy was made, or this is the copy */
+    unsigned delivered : 1;  /* handed to the receive-DMA engine */
     size_t len, wire_len;
     hw_time_t head_in, tail_in;
     hw_done_fn done;

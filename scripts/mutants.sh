@@ -12,7 +12,7 @@ SEEDS=${1:-1-50}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SCRATCH=$(mktemp -d /tmp/vmmcsim-mutants-XXXXXX)
 trap 'rm -rf "$SCRATCH"' EXIT INT TERM
-SCENARIO="--platform configs/myrinet-8.xml --faults drop=0.05,corrupt=0.01,dup=0.01 --max-time 5s alltoall --messages 100 --max-size 16K --verify"
+SCENARIO="--platform configs/myrinet-8.xml --faults drop=0.05,corrupt=0.01,dup=0.01 --max-time 5s alltoall --messages 100 --max-size 64K --verify"
 
 printf '%-24s %-7s %-16s %-10s\n' mutant caught first_failing_seed invariant
 survivors=0
@@ -34,7 +34,7 @@ for patch in "$ROOT"/tests/mutants/*.patch; do
         $SCENARIO > "$tree/sweep.json" 2> "$tree/sweep.err") && rc=0 || rc=$?
     first=$(sed -n 's/.*"failed_seeds":\[\([0-9]*\).*/\1/p' "$tree/sweep.json")
     inv=-
-    for k in liveness delivery simulator input; do
+    for k in liveness delivery protection resources simulator input; do
         n=$(sed -n "s/.*\"$k\":\([0-9]*\).*/\1/p" "$tree/sweep.json")
         if [ -n "$n" ] && [ "$n" -gt 0 ]; then inv=$k; break; fi
     done

@@ -20,6 +20,7 @@
 
 #include "sim/sim_int.h"
 #include "util/err.h"
+#include "util/inv.h"
 #include "util/log.h"
 
 enum proc_state { PROC_RUNNABLE, PROC_BLOCKED, PROC_DONE };
@@ -169,9 +170,11 @@ void sim_event_init(struct sim_event *ev)
 
 void sim_event_at(struct sim_event *ev, sim_time_t t, sim_fn fn, void *arg)
 {
-    assert(t >= E.now);
+    VS_INV(t >= E.now,
+           "simulator: an event posted at %lld ps, before the present %lld ps",
+           (long long)t, (long long)E.now);
     assert(ev->heap_idx == SIZE_MAX);
-    ev->t = t;
+    ev->t = t < E.now ? E.now : t;
     ev->seq = E.seq++;
     ev->fn = fn;
     ev->arg = arg;
@@ -211,7 +214,8 @@ static void fire_next(void)
 {
     struct sim_event *ev = E.heap[0];
     heap_remove(0);
-    assert(ev->t >= E.now);
+    VS_INV(ev->t >= E.now, "simulator: time went back from %lld to %lld ps",
+           (long long)E.now, (long long)ev->t);
     E.now = ev->t;
     E.processed++;
     sim_fn fn = ev->fn;

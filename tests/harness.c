@@ -14,6 +14,7 @@
 #include "cli/cli.h"
 #include "cli/cluster.h"
 #include "util/err.h"
+#include "util/inv.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
@@ -95,6 +96,10 @@ int th_run_sim(struct th_sim *s, int allow_fail)
                            .faults = sh->faults,
                            .seed = sh->seed};
         sh->rc = cl_run(&r, sh->err, sizeof sh->err);
+        /* The simulator's invariants hold in every run, failed or not. */
+        if (vs_inv_count())
+            th__fail(__FILE__, __LINE__, "%llu invariant violation(s): %s",
+                     (unsigned long long)vs_inv_count(), vs_inv_first());
         /* A run that failed may leave in-flight hardware state behind;
          * only a clean run must free everything. */
         _exit(sh->rc == 0 && leak_check() ? 97 : 0);

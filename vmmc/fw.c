@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "util/err.h"
+#include "util/inv.h"
 #include "util/log.h"
 #include "vmmc/fw_int.h"
 
@@ -163,6 +164,7 @@ static void run_cmd(struct vmmc_fw *fw, const struct vmmc__cmd *c)
         fw__utlb_flush(fw);
         fw->note_head = 0;
         fw->opened = 1;
+        fw->ever_opened = 1;
         break;
     case VMMC__OP_EXPORT:
         rc = cmd_export(fw, c);
@@ -212,6 +214,13 @@ static void on_doorbell(void *arg)
     struct vmmc_fw *fw = arg;
     for (;;) {
         struct vmmc__cmd *slot = &fw->win->cmdq[fw->cmd_head % VMMC__CMDQ_LEN];
+        /* A later lap's command where this one should be: the host wrote
+         * over a command the NIC had not read. */
+        VS_INV(slot->seq <= fw->cmd_head + 1,
+               "resources: node %d: command queue overrun (command %u in "
+               "the slot of %u)",
+               fw->nic->node, (unsigned)slot->seq,
+               (unsigned)(fw->cmd_head + 1));
         if (slot->seq != fw->cmd_head + 1)
             break;
         struct vmmc__cmd c = *slot;
@@ -292,6 +301,37 @@ void vmmc_fw_halt(vmmc_fw *fw)
         free(n);
     }
     free(fw);
+}
+
+void vmmc_fw_audit(const vmmc_fw *fw)
+{
+    int node = fw->nic->node;
+    if (!fw->ever_opened || fw->opened)
+        return;
+    /* The process closed its context: nothing of it may remain. */
+    for (int i = 0; i < VMMC_MAX_EXPORTS; i++)
+        VS_INV(!fw->exports[i].valid && !fw->exports[i].redir.active,
+               "resources: node %d: export %d still valid after close", node,
+               i);
+    for (int i = 0; i < VMMC_MAX_IMPORTS; i++)
+        VS_INV(fw->imports[i].state == IMP_FREE,
+               "resources: node %d: import %d still held after close", node,
+               i);
+    for (int i = 0; i < VMMC__CMDQ_LEN; i++)
+        VS_INV(!fw->fetches[i].used,
+               "resources: node %d: fetch %d still pending after close", node,
+               i);
+    VS_INV(!fw->sendq, "resources: node %d: a send still queued after close",
+           node);
+    for (unsigned i = 0; i < fw->npool; i++)
+        VS_INV(!fw->pool[i].busy,
+               "resources: node %d: packet buffer %u still busy after close",
+               node, i);
+    for (int i = 0; i < fw->nic->nnodes; i++)
+        VS_INV(!fw->conns[i].inflight && !fw->conns[i].unacked,
+               "resources: node %d: %u packets to node %d unresolved after "
+               "close",
+               node, fw->conns[i].inflight, i);
 }
 
 const struct vmmc_fw_stats *vmmc_fw_stats(const vmmc_fw *fw)

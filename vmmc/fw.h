@@ -36,5 +36,9 @@ int vmmc_fw_boot(vmmc_fw **out, hw_nic *nic);
 /* Stops it and frees its SRAM; no upcall of it runs afterwards. */
 void vmmc_fw_halt(vmmc_fw *fw);
 const struct vmmc_fw_stats *vmmc_fw_stats(const vmmc_fw *fw);
+/* Checks the invariants of a firmware whose process closed its context:
+ * nothing of it is left (exports, imports, fetches, queued sends, packet
+ * buffers, unacknowledged packets).  Violations go to util/inv.h. */
+void vmmc_fw_audit(const vmmc_fw *fw);
 
 #endif

@@ -131,7 +131,7 @@ struct vmmc_fw {
     hw_nic *nic;
     const struct hw_nic_ops *ops;
     struct vmmc__window *win;
-    int opened;
+    int opened, ever_opened;
     uint64_t compl_ring, notify_ring; /* host addresses */
     uint32_t cmd_head;
     struct fw_export exports[VMMC_MAX_EXPORTS];

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "vmmc/fw_int.h"
+#include "util/inv.h"
 
 static void job_enqueue(struct vmmc_fw *fw, struct fw_job *j);
 
@@ -287,6 +288,10 @@ void fw__pump(struct vmmc_fw *fw)
         if (!j)
             return;
         fw->conns[j->dst].inflight++;
+        VS_INV(!fw->reliable || fw->conns[j->dst].inflight <= fw->window,
+               "resources: node %d: %u packets in flight to node %d, above "
+               "the window of %u",
+               fw->nic->node, fw->conns[j->dst].inflight, j->dst, fw->window);
         uint64_t src = j->addr + j->issued, rem = j->len - j->issued;
         uint64_t chunk = rem < fw->payload_max ? rem : fw->payload_max;
         if (chunk < rem && fw->payload_max >= ps) {

@@ -14,6 +14,15 @@
  * export on the sender, so a slot is never overwritten before it is
  * checked.  Every message raises a notification; they arrive in order
  * per sender.
+ *
+ * Protection (with --verify): the receive export sits between two guard
+ * pages and every slot holds a canary byte where no message is; a message
+ * may change only its own bytes of its slot.  When a message is taken, the
+ * rest of its slot must still be canary, and the slot is refilled with it;
+ * at the end the guards, every slot and the canary between the credit and
+ * barrier words must be intact.  Changed bytes are
+ * counted as bytes_outside_changed, which a sweep reports as a protection
+ * failure.
  */
 #include <math.h>
 #include <stdio.h>
@@ -27,6 +36,14 @@
 
 #define SLOTS 2   /* message slots per sender in each receiver */
 #define NSRC 8    /* source buffers in flight per sender */
+#define GUARD 4096 /* bytes of guard on each side of the receive export */
+#define CANARY 0xA5 /* where no message is, in a receive slot */
+#define GUARD_BYTE 0x5A
+#define SPILL 64 /* bytes past a message checked when it is taken */
+/* Credit and barrier words sit WORD_STRIDE words apart in their exports,
+ * with canary between them, so a write that spills past its word shows. */
+#define WORD_STRIDE 4
+#define WORD_BYTES (WORD_STRIDE * sizeof(uint32_t))
 
 static int parse(struct wl_opts *o, int argc, char **argv, char *err,
                  size_t errlen)
@@ -138,6 +155,7 @@ struct node {
     int me, n;
     vmmc_ctx *ctx;
     unsigned char *in;   /* export 0: n * SLOTS slots of max_size */
+    unsigned char *in_raw; /* in, with a guard before and after */
     uint32_t *credit;    /* export 1: credit[d] = messages d has consumed */
     uint32_t *bar;       /* export 2: barrier words */
     uint32_t *cred_out;  /* what this node sends as credits */
@@ -168,7 +186,7 @@ static int can_send(void *arg)
     if (s->next >= s->nplan)
         return 0;
     const struct msg *m = &s->plan[s->next];
-    const volatile uint32_t *c = &s->credit[m->dst];
+    const volatile uint32_t *c = &s->credit[m->dst * WORD_STRIDE];
     return s->sent_to[m->dst] < *c + SLOTS;
 }
 
@@ -178,9 +196,10 @@ static int node_setup(struct node *s)
     const struct wl_opts *o = s->o;
     int n = s->n, rc;
     size_t slots = (size_t)n * SLOTS * o->max_size;
-    s->in = wl_alloc_pages(slots);
-    s->credit = wl_alloc_pages((size_t)n * sizeof *s->credit);
-    s->bar = wl_alloc_pages((size_t)n * sizeof *s->bar);
+    s->in_raw = wl_alloc_pages(slots + 2 * GUARD);
+    s->in = s->in_raw ? s->in_raw + GUARD : NULL;
+    s->credit = wl_alloc_pages((size_t)n * WORD_BYTES);
+    s->bar = wl_alloc_pages((size_t)n * WORD_BYTES);
     s->cred_out = wl_alloc_pages((size_t)n * sizeof *s->cred_out);
     s->bar_out = wl_alloc_pages(sizeof *s->bar_out);
     s->imp = calloc((size_t)n, sizeof *s->imp);
@@ -196,6 +215,13 @@ static int node_setup(struct node *s)
         !s->expect_size || !s->expect_n || !s->got || !s->want) {
         wl_fail(env, "out of memory for %zu bytes of message slots", slots);
         return -1;
+    }
+    memset(s->in_raw, GUARD_BYTE, GUARD);
+    memset(s->in, CANARY, slots);
+    memset(s->in + slots, GUARD_BYTE, GUARD);
+    for (int i = 0; i < n; i++) {
+        memset(&s->credit[i * WORD_STRIDE + 1], CANARY, WORD_BYTES - 4);
+        memset(&s->bar[i * WORD_STRIDE + 1], CANARY, WORD_BYTES - 4);
     }
     for (int i = 0; i < NSRC; i++)
         if (!(s->src_buf[i] = wl_alloc_pages(o->max_size))) {
@@ -235,9 +261,9 @@ static int node_setup(struct node *s)
         return -1;
     }
     if ((rc = vmmc_export(s->ctx, 0, s->in, slots, VMMC_PERM_WRITE)) ||
-        (rc = vmmc_export(s->ctx, 1, s->credit, (size_t)n * 4,
+        (rc = vmmc_export(s->ctx, 1, s->credit, (size_t)n * WORD_BYTES,
                           VMMC_PERM_WRITE)) ||
-        (rc = vmmc_export(s->ctx, 2, s->bar, (size_t)n * 4,
+        (rc = vmmc_export(s->ctx, 2, s->bar, (size_t)n * WORD_BYTES,
                           VMMC_PERM_WRITE))) {
         wl_fail(env, "vmmc_export: %s", vs_strerror(rc));
         return -1;
@@ -252,6 +278,38 @@ static int node_setup(struct node *s)
         }
     }
     return 0;
+}
+
+/* Bytes of [p, p+len) that are not b (a word at a time while they are). */
+static uint64_t changed(const unsigned char *p, size_t len, unsigned char b)
+{
+    uint64_t n = 0, w = 0x0101010101010101ull * b, v;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        memcpy(&v, p + i, 8);
+        if (v != w)
+            for (int k = 0; k < 8; k++)
+                n += p[i + k] != b;
+    }
+    for (; i < len; i++)
+        n += p[i] != b;
+    return n;
+}
+
+/* At the end: the guards and every slot (all taken) are intact. */
+static void check_untouched(struct node *s)
+{
+    size_t slots = (size_t)s->n * SLOTS * s->o->max_size;
+    uint64_t n = changed(s->in_raw, GUARD, GUARD_BYTE) +
+                 changed(s->in, slots, CANARY) +
+                 changed(s->in + slots, GUARD, GUARD_BYTE);
+    for (int i = 0; i < s->n; i++) {
+        n += changed((unsigned char *)&s->credit[i * WORD_STRIDE + 1],
+                     WORD_BYTES - 4, CANARY);
+        n += changed((unsigned char *)&s->bar[i * WORD_STRIDE + 1],
+                     WORD_BYTES - 4, CANARY);
+    }
+    s->env->sh->ctr.bytes_outside_changed += n;
 }
 
 static int send_next(struct node *s)
@@ -303,11 +361,18 @@ static void receive(struct node *s, const struct vmmc_notification *note)
     if (note->len != size) {
         ctr->corrupt_delivered++;
     } else if (s->o->verify) {
+        unsigned char *slot = s->in + note->offset;
         content(s->want, size, s->o, src, s->me, k);
-        if (memcmp(s->in + note->offset, s->want, size))
+        if (memcmp(slot, s->want, size))
             ctr->corrupt_delivered++;
         else
             ctr->bytes_verified += size;
+        /* Just past the message, where an overrun lands; the rest of the
+         * slot is checked once at the end (refills never cover it). */
+        size_t past = s->o->max_size - size < SPILL ? s->o->max_size - size
+                                                    : SPILL;
+        ctr->bytes_outside_changed += changed(slot + size, past, CANARY);
+        memset(slot, CANARY, size + past);
     }
     s->got[src]++;
     s->got_total++;
@@ -315,7 +380,7 @@ static void receive(struct node *s, const struct vmmc_notification *note)
     ctr->bytes_delivered += note->len;
     /* Give the slot back. */
     s->cred_out[src] = s->got[src];
-    int rc = vmmc_send(s->ctx, s->imp_credit[src], (size_t)s->me * 4,
+    int rc = vmmc_send(s->ctx, s->imp_credit[src], (size_t)s->me * WORD_BYTES,
                        &s->cred_out[src], 4, 0, NULL);
     if (rc)
         ctr->send_errors++;
@@ -326,13 +391,15 @@ static void barrier(struct node *s, uint32_t phase)
     *s->bar_out = phase;
     for (int k = 1; k < s->n; k++) {
         int p = (s->me + k) % s->n;
-        if (vmmc_send(s->ctx, s->imp_bar[p], (size_t)s->me * 4, s->bar_out, 4,
+        if (vmmc_send(s->ctx, s->imp_bar[p], (size_t)s->me * WORD_BYTES,
+                      s->bar_out, 4,
                       0, NULL))
             s->env->sh->ctr.send_errors++;
     }
     for (int k = 1; k < s->n; k++) {
         int p = (s->me + k) % s->n;
-        int rc = vmmc_wait_u32(s->ctx, &s->bar[p], phase, WL_TIMEOUT);
+        int rc = vmmc_wait_u32(s->ctx, &s->bar[p * WORD_STRIDE], phase,
+                               WL_TIMEOUT);
         if (rc) {
             wl_fail(s->env, "barrier: no word from node %d: %s", p,
                     vs_strerror(rc));
@@ -352,7 +419,7 @@ static void node_free(struct node *s)
     for (int i = 0; s->expect_size && i < s->n; i++)
         free(s->expect_size[i]);
     free(s->expect_size);
-    free(s->in);
+    free(s->in_raw);
     free(s->credit);
     free(s->bar);
     free(s->cred_out);
@@ -411,6 +478,8 @@ static void run(struct wl_env *env)
         env->sh->marks[0][0] = t1;
     if (!env->sh->failed)
         barrier(&s, 1);
+    if (!env->sh->failed && s.o->verify)
+        check_untouched(&s);
     if (env->node == 0 && !env->sh->failed) {
         /* Every node passed the barrier: the counters are final. */
         const struct wl_counters *c = &env->sh->ctr;

@@ -41,6 +41,10 @@ struct wl_counters {
     uint64_t messages_sent, messages_delivered, bytes_delivered;
     uint64_t bytes_verified;
     uint64_t corrupt_delivered, duplicates_delivered, send_errors;
+    /* Protection: bytes of the receive buffers that changed although no
+     * message was allowed to write them (guards around the export, the
+     * part of a slot past the message in it). */
+    uint64_t bytes_outside_changed;
 };
 
 /* What all instances of one run share (the simulator runs them in one OS

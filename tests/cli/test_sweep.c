@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/sweep.h"
+#include "util/inv.h"
 #include "tests/harness.h"
 
 struct argv_cmd {
@@ -201,6 +203,65 @@ static void test_sweep_emit_and_merge(void)
 #undef SCENARIO
 }
 
+/* The invariant record: a violation is counted, the first message kept
+ * with where it was found; a condition that holds records nothing. */
+static void test_invariant_record(void)
+{
+    vs_inv_reset();
+    VS_INV(1 + 1 == 2, "resources: never");
+    CU_ASSERT_EQUAL(vs_inv_count(), 0);
+    CU_ASSERT_STRING_EQUAL(vs_inv_first(), "");
+    int evaluated = 0;
+    VS_INV((evaluated = 1, 0), "resources: node %d over by %d", 3, 7);
+    VS_INV(0, "simulator: second");
+    CU_ASSERT_EQUAL(evaluated, VS_INVARIANTS_ON);
+    CU_ASSERT_EQUAL(vs_inv_count(), VS_INVARIANTS_ON ? 2 : 0);
+    if (VS_INVARIANTS_ON) {
+        CU_ASSERT_PTR_NOT_NULL(
+            strstr(vs_inv_first(), "resources: node 3 over by 7 ("));
+        CU_ASSERT_PTR_NOT_NULL(strstr(vs_inv_first(), "test_sweep.c:"));
+    }
+    vs_inv_reset();
+    CU_ASSERT_EQUAL(vs_inv_count(), 0);
+}
+
+/* How a run's output is judged: a violated invariant by its kind (from
+ * the run's stderr), ahead of the exit status; then protection, the
+ * fabric's leftovers, delivery. */
+static void test_sweep_judge(void)
+{
+    struct sweep_result r = {.seed = 1, .status = 1};
+    sweep__judge(&r, "", "vmmcsim: invariant violated: resources: node 2: "
+                         "7 packets in flight (vmmc/fw_send.c:1)\n"
+                         "vmmcsim: run failed: 1 invariant violation(s)\n");
+    CU_ASSERT_STRING_EQUAL(r.invariant, "resources");
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.message, "node 2: 7 packets in flight"));
+    sweep__judge(&r, "", "vmmcsim: invariant violated: simulator: time "
+                         "went back\n");
+    CU_ASSERT_STRING_EQUAL(r.invariant, "simulator");
+    sweep__judge(&r, "", "vmmcsim: invariant violated: bogus: x\n");
+    CU_ASSERT_STRING_EQUAL(r.invariant, "simulator");
+    sweep__judge(&r, "", "vmmcsim: run failed: deadlock\n");
+    CU_ASSERT_STRING_EQUAL(r.invariant, "liveness");
+    r.status = 0;
+    sweep__judge(&r, "{\"messages_sent\":5,\"messages_delivered\":5,"
+                     "\"bytes_outside_changed\":3,\"packets_in_flight\":0}",
+                 "");
+    CU_ASSERT_STRING_EQUAL(r.invariant, "protection");
+    sweep__judge(&r, "{\"messages_sent\":5,\"messages_delivered\":4,"
+                     "\"bytes_outside_changed\":0}",
+                 "");
+    CU_ASSERT_STRING_EQUAL(r.invariant, "delivery");
+    sweep__judge(&r, "{\"messages_sent\":5,\"messages_delivered\":5,"
+                     "\"corrupt_delivered\":0,\"duplicates_delivered\":0,"
+                     "\"send_errors\":0,\"bytes_outside_changed\":0}",
+                 "");
+    CU_ASSERT_PTR_NULL(r.invariant);
+    r.status = 134;
+    sweep__judge(&r, "", "");
+    CU_ASSERT_STRING_EQUAL(r.invariant, "simulator");
+}
+
 void register_sweep_tests(void);
 void register_sweep_tests(void)
 {
@@ -211,4 +272,7 @@ void register_sweep_tests(void)
     th_add(s, "bad sweep input", test_sweep_bad_input);
     th_add(s, "a sweep emitted for Slurm merges back",
            test_sweep_emit_and_merge);
+    th_add(s, "invariant violations are recorded", test_invariant_record);
+    th_add(s, "runs are judged by the invariant they break",
+           test_sweep_judge);
 }
