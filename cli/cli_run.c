@@ -54,6 +54,10 @@ struct cli {
     struct cl_nic_down *nic_downs;
     int faults_active;
     struct nicm_fault_stats fstats;
+    struct nicm_fault_pick *picks; /* --fault-list */
+    int nodes;                     /* --nodes */
+    int nnodes;                    /* the run's */
+    char *fault_log;               /* --record-faults: "drop@1.5,..." */
 };
 
 static void usage(FILE *f)
@@ -64,7 +68,10 @@ static void usage(FILE *f)
             "                   [--max-time T] [--faults SPEC] [--dry-run]\n"
             "                   WORKLOAD [workload options]\n"
             "       vmmcsim sweep --seeds A-B [--jobs N] [--json] [--junit FILE]\n"
+            "                     [--shrink] [--results FILE]\n"
             "                     [run options] WORKLOAD [workload options]\n"
+            "       vmmcsim sweep --emit-slurm DIR [--tasks N] --seeds A-B ...\n"
+            "       vmmcsim sweep --merge DIR [--json] [--junit FILE]\n"
             "       vmmcsim bench --baseline FILE [--update-baseline]\n"
             "                     [run options] [WORKLOAD [workload options]]\n"
             "       vmmcsim --help\n"
@@ -105,6 +112,13 @@ static void usage(FILE *f)
             "                       and receives\n"
             "                   e.g. drop=0.01,down=sw0_link_1_DOWN@5ms-6ms;\n"
             "                   --seed seeds them\n"
+            "  --fault-list L   faults on chosen packets instead of the\n"
+            "                   probabilities: KIND@NODE.N[hHOP][c],... (KIND\n"
+            "                   drop, corrupt, dup, reorder; the node's Nth\n"
+            "                   packet on link HOP of its route; c: its copy)\n"
+            "  --record-faults  --json lists every injected fault that way\n"
+            "                   (\"fault_list\")\n"
+            "  --nodes N        run on the first N hosts of the platform\n"
             "\nExit status: 0 ok, 1 the run failed, 2 bad input.\n");
 }
 
@@ -363,8 +377,67 @@ static int parse_faults(struct cli *c, const char *spec)
     }
 }
 
+/* --fault-list drop@NODE.NTH,corrupt@...,dup@...,reorder@... (may be
+ * empty: no fault at all). */
+static int parse_fault_list(struct cli *c, const char *spec)
+{
+    size_t n = *spec ? 1 : 0;
+    for (const char *s = spec; *s; s++)
+        n += *s == ',';
+    c->picks = calloc(n ? n : 1, sizeof *c->picks);
+    if (!c->picks)
+        return bad("out of memory");
+    const char *s = spec;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strcspn(s, ",");
+        char item[128];
+        snprintf(item, sizeof item, "%.*s", (int)(len < 100 ? len : 100), s);
+        struct nicm_fault_pick *p = &c->picks[i];
+        const char *at = memchr(s, '@', len);
+        int k = 0;
+        while (at && k < NICM_FAULT_KINDS &&
+               ((size_t)(at - s) != strlen(nicm_fault_kind_name(k)) ||
+                strncmp(s, nicm_fault_kind_name(k), (size_t)(at - s))))
+            k++;
+        char *end = NULL;
+        long node = -1, hop = 0;
+        unsigned long long nth = 0;
+        int copy = 0;
+        if (at && k < NICM_FAULT_KINDS && at[1] >= '0' && at[1] <= '9') {
+            errno = 0;
+            node = strtol(at + 1, &end, 10);
+            if (*end == '.' && end[1] >= '0' && end[1] <= '9')
+                nth = strtoull(end + 1, &end, 10);
+            else
+                end = NULL;
+            if (end && *end == 'h' && end[1] >= '0' && end[1] <= '9')
+                hop = strtol(end + 1, &end, 10);
+            if (end && *end == 'c') {
+                copy = 1;
+                end++;
+            }
+        }
+        if (!end || end != s + len || errno || node > 1000000 || nth < 1 ||
+            hop > 1000)
+            return bad("option --fault-list: '%s' is not KIND@NODE.N[hHOP][c]"
+                       " (KIND drop, corrupt, dup or reorder; the node's Nth "
+                       "packet, from 1; on link HOP of its route, from 0; c: "
+                       "its duplicate)",
+                       item);
+        *p = (struct nicm_fault_pick){(enum nicm_fault_kind)k, (int)node,
+                                      (uint64_t)nth, (int)hop, copy};
+        s += len + (s[len] == ',');
+    }
+    c->faults.picks = c->picks;
+    c->faults.npicks = n;
+    c->faults.has_picks = 1;
+    return 0;
+}
+
 static void free_faults(struct cli *c)
 {
+    free(c->picks);
+    free(c->fault_log);
     for (size_t i = 0; i < c->faults.ndowns; i++)
         free((char *)c->downs[i].item);
     for (size_t i = 0; i < c->faults.nnic_downs; i++)
@@ -441,6 +514,24 @@ static void report(const struct cl_report *rep, void *arg)
         c->utlb_misses += f->utlb_misses;
     }
     c->fstats = *nicm_fault_stats(rep->cluster);
+    c->nnodes = rep->nnodes;
+    if (c->faults.record) {
+        size_t n, len = 0;
+        const struct nicm_fault_pick *log = nicm_fault_log(rep->cluster, &n);
+        FILE *f = open_memstream(&c->fault_log, &len);
+        if (f) {
+            for (size_t i = 0; i < n; i++) {
+                fprintf(f, "%s%s@%d.%" PRIu64, i ? "," : "",
+                        nicm_fault_kind_name(log[i].kind), log[i].node,
+                        log[i].nth);
+                if (log[i].hop)
+                    fprintf(f, "h%d", log[i].hop);
+                if (log[i].copy)
+                    fputc('c', f);
+            }
+            fclose(f);
+        }
+    }
     if (c->stats && c->fmt == FMT_TABLE) {
         FILE *f = open_memstream(&c->stats_text, &c->stats_len);
         if (f) {
@@ -462,8 +553,8 @@ static void print_rows(const struct cli *c)
     }
     if (c->fmt == FMT_JSON) {
         printf("{\"workload\":\"%s\",\"platform\":\"%s\",\"profile\":\"%s\","
-               "\"seed\":%" PRIu64 ",\"rows\":[",
-               c->wl->name, c->platform, c->profile, c->wopts.seed);
+               "\"seed\":%" PRIu64 ",\"nodes\":%d,\"rows\":[",
+               c->wl->name, c->platform, c->profile, c->wopts.seed, c->nnodes);
         for (int i = 0; i < sh->nrows; i++)
             printf("%s{\"size_bytes\":%" PRIu64 ",\"latency_us\":%.3f,"
                    "\"bandwidth_MBps\":%.3f}",
@@ -497,6 +588,8 @@ static void print_rows(const struct cli *c)
                ",\"nic_down\":%" PRIu64 ",\"crc_discards\":%" PRIu64 "}",
                fs->dropped, fs->corrupted, fs->duplicated, fs->reordered,
                fs->link_down_drops, fs->nic_down_drops, fs->crc_discards);
+        if (c->fault_log)
+            printf(",\"fault_list\":\"%s\"", c->fault_log);
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
         printf(",\"sim_time_us\":%.3f,\"wall_s\":%.6f,\"events\":%" PRIu64
@@ -620,6 +713,30 @@ static int cmd_run(int argc, char **argv)
             c.stats = 1;
         } else if (!strcmp(a, "--dry-run")) {
             c.dry_run = 1;
+        } else if (!strcmp(a, "--record-faults")) {
+            c.faults.record = 1;
+        } else if (!strcmp(a, "--fault-list") || !strcmp(a, "--nodes")) {
+            if (take_value(argc, argv, &i, &v)) {
+                rc = bad("option %s: missing value", a);
+                goto out;
+            }
+            if (a[2] == 'f') {
+                if (c.faults.has_picks) {
+                    rc = bad("option --fault-list: given twice");
+                    goto out;
+                }
+                if ((rc = parse_fault_list(&c, v)))
+                    goto out;
+                rc = 2;
+            } else {
+                char *end;
+                long k = strtol(v, &end, 10);
+                if (!*v || *end || k < 1 || k > 1000000) {
+                    rc = bad("option --nodes: '%s' is not a node count", v);
+                    goto out;
+                }
+                c.nodes = (int)k;
+            }
         } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             rc = 0;
@@ -663,6 +780,7 @@ static int cmd_run(int argc, char **argv)
                        .node_main = node_main,
                        .arg = &c,
                        .min_nodes = c.wl->min_nodes,
+                       .nodes = c.nodes,
                        .max_time = c.max_time,
                        .report = report,
                        .faults = &c.faults,
@@ -680,6 +798,13 @@ static int cmd_run(int argc, char **argv)
         goto out;
     }
     if (run) {
+        /* --json still says what the failed run was (for the shrinker). */
+        if (c.fmt == FMT_JSON && c.nnodes) {
+            printf("{\"failed\":true,\"nodes\":%d", c.nnodes);
+            if (c.fault_log)
+                printf(",\"fault_list\":\"%s\"", c.fault_log);
+            printf("}\n");
+        }
         fprintf(stderr, "vmmcsim: run failed: %s: %s\n", vs_strerror(run),
                 err);
         rc = 1;

@@ -99,6 +99,24 @@ static int apply_faults(struct cl_run *r, nicm_cluster *cl, char *err,
             }
             nic_downs[i] = (struct nicm_nic_down){d->node, d->from, d->to};
         }
+        if (cf->has_picks) {
+            for (size_t i = 0; i < cf->npicks; i++)
+                if (cf->picks[i].node >= r->nnodes) {
+                    snprintf(err, errlen, "option --fault-list: %s@%d.%llu: "
+                                          "node %d is out of range (the run "
+                                          "has %d nodes)",
+                             nicm_fault_kind_name(cf->picks[i].kind),
+                             cf->picks[i].node,
+                             (unsigned long long)cf->picks[i].nth,
+                             cf->picks[i].node, r->nnodes);
+                    rc = VS_ECONFIG;
+                    goto out;
+                }
+            f.drop = f.corrupt = f.dup = f.reorder = 0;
+            f.picks = cf->picks;
+            f.npicks = cf->npicks;
+        }
+        f.record = cf->record;
         f.downs = downs;
         f.ndowns = cf->ndowns;
         f.nic_downs = nic_downs;
@@ -126,6 +144,13 @@ int cl_run(struct cl_run *r, char *err, size_t errlen)
     rc = sim_platform_check(r->platform, &nhosts, err, errlen);
     if (rc)
         return rc;
+    if (r->nodes > nhosts) {
+        snprintf(err, errlen, "option --nodes: %s has %d host(s), not %d",
+                 r->platform, nhosts, r->nodes);
+        return VS_ECONFIG;
+    }
+    if (r->nodes)
+        nhosts = r->nodes;
     if (nhosts < r->min_nodes) {
         snprintf(err, errlen, "%s: the platform has %d host(s); this needs "
                               "at least %d",
@@ -136,6 +161,8 @@ int cl_run(struct cl_run *r, char *err, size_t errlen)
     sim_platform_load(r->platform, NULL, NULL);
     log_set_stamp(stamp);
     r->nnodes = (int)sim_host_count();
+    if (r->nodes && r->nodes < r->nnodes)
+        r->nnodes = r->nodes; /* the first hosts, in the platform's order */
     size_t nlinks = sim_link_count();
     double *bw = calloc(nlinks ? nlinks : 1, sizeof *bw);
     hw_time_t *lat = calloc(nlinks ? nlinks : 1, sizeof *lat);
@@ -188,7 +215,9 @@ int cl_run(struct cl_run *r, char *err, size_t errlen)
     if (rc == 0) /* every process ended: what they closed left nothing */
         for (int i = 0; i < r->nnodes; i++)
             vmmc_fw_audit(fws[i]);
-    if (r->report && rc == 0) {
+    /* A run that stopped (deadlock, time limit) is reported too: what it
+     * did up to there is what a failure report needs. */
+    if (r->report && (rc == 0 || rc == VS_EDEADLK || rc == VS_ETIMEDOUT)) {
         struct cl_report rep = {r->nnodes, sim_procs_end(), sim_events_processed(),
                                 cl, fws, &r->prof};
         r->report(&rep, r->arg);

@@ -39,6 +39,11 @@ struct cl_faults {
     size_t ndowns;
     const struct cl_nic_down *nic_downs;
     size_t nnic_downs;
+    /* --fault-list: faults on chosen packets instead of the probabilities
+     * (which are then all 0, the profile's too); --record-faults. */
+    const struct nicm_fault_pick *picks;
+    size_t npicks;
+    int has_picks, record;
 };
 
 /* What a finished run looked like, for reports. */
@@ -58,8 +63,10 @@ struct cl_run {
     void (*node_main)(hw_host *h, void *arg);
     void *arg;
     int min_nodes;
+    int nodes; /* run on the first this many hosts (0: all of them) */
     hw_time_t max_time; /* 0: no limit */
-    /* Called after the simulation, before teardown (may be NULL). */
+    /* Called after the simulation, before teardown (may be NULL); also
+     * after a run that stopped with VS_EDEADLK or VS_ETIMEDOUT. */
     void (*report)(const struct cl_report *rep, void *arg);
     /* Faults over the profile's (NULL: the profile's alone), and the seed
      * of the fault generator. */

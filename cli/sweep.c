@@ -399,7 +399,7 @@ static int dir_arg(const char *opt, const char *v, const char **out)
 int cli_sweep(int argc, char **argv)
 {
     struct sweep sw = {.jobs = 2, .tasks = 4};
-    int have_seeds = 0;
+    int have_seeds = 0, args_from_dir = 0;
     sw.run_argv = calloc((size_t)argc + 8, sizeof *sw.run_argv);
     if (!sw.run_argv)
         return bad("out of memory");
@@ -511,6 +511,7 @@ int cli_sweep(int argc, char **argv)
         fclose(f);
     }
     if (sw.merge_dir) {
+        args_from_dir = 1;
         if ((rc = sweep__merge(&sw)))
             goto out;
         rc = sweep__report(&sw);
@@ -551,7 +552,9 @@ int cli_sweep(int argc, char **argv)
     }
 out:
     fflush(stdout);
-    if (sw.merge_dir) /* the scenario's arguments were read from DIR */
+    /* The scenario's arguments were read from DIR (strdup'd); until then
+     * they are the command line's own. */
+    if (args_from_dir)
         for (int i = sw.seed_pos + 1; i < sw.run_argc; i++)
             free(sw.run_argv[i]);
     free(sw.res);

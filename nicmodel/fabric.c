@@ -108,16 +108,21 @@ static int faults_enter(struct nicm_cluster *cl, struct nicm__pkt *p,
         nicm__pkt_free(p);
         return 1;
     }
-    if (nicm__chance(cl, f->drop)) {
+    if ((p->pick_n && nicm__picked(cl, p, NICM_FAULT_DROP, p->hop)) ||
+        nicm__chance(cl, f->drop)) {
         f->st.dropped++;
+        nicm__fault_log(cl, p, NICM_FAULT_DROP);
         nicm__pkt_free(p);
         return 1;
     }
-    if (!p->corrupt && nicm__chance(cl, f->corrupt)) {
+    if (!p->corrupt &&
+        ((p->pick_n && nicm__picked(cl, p, NICM_FAULT_CORRUPT, p->hop)) ||
+         nicm__chance(cl, f->corrupt))) {
         uint64_t bit = nicm__draw_below(cl, (uint64_t)p->len * 8);
         p->data[bit / 8] ^= (unsigned char)(1u << (bit % 8));
         p->corrupt = 1;
         f->st.corrupted++;
+        nicm__fault_log(cl, p, NICM_FAULT_CORRUPT);
     }
     return 0;
 }
@@ -129,14 +134,21 @@ static struct nicm__pkt *faults_leave(struct nicm_cluster *cl,
                                       struct nicm__pkt *p)
 {
     struct nicm__faults *f = &cl->faults;
-    int dup = !p->duplicated && nicm__chance(cl, f->dup);
-    if (nicm__chance(cl, f->reorder)) {
+    int hop = p->hop - 1; /* the link just crossed */
+    int dup = !p->duplicated &&
+              ((p->pick_n && nicm__picked(cl, p, NICM_FAULT_DUP, hop)) ||
+               nicm__chance(cl, f->dup));
+    if ((p->pick_n && nicm__picked(cl, p, NICM_FAULT_REORDER, hop)) ||
+        nicm__chance(cl, f->reorder)) {
         hw_time_t hold =
             1 + (hw_time_t)nicm__draw_below(cl, (uint64_t)f->reorder_delay_max);
         p->head_in += hold;
         p->tail_in += hold;
         f->st.reordered++;
+        nicm__fault_log(cl, p, NICM_FAULT_REORDER);
     }
+    if (dup)
+        nicm__fault_log(cl, p, NICM_FAULT_DUP);
     if (!dup)
         return NULL;
     struct nicm__pkt *q = malloc(sizeof *q + p->len);
@@ -149,6 +161,7 @@ static struct nicm__pkt *faults_leave(struct nicm_cluster *cl,
     q->done = NULL; /* The sender's completion belongs to the original. */
     q->done_arg = NULL;
     p->duplicated = q->duplicated = 1;
+    q->is_copy = 1;
     cl->in_flight++;
     f->st.duplicated++;
     return q;

@@ -86,13 +86,30 @@ static int interval_ok(hw_time_t from, hw_time_t to)
     return from >= 0 && to > from;
 }
 
+static int pick_cmp(const void *x, const void *y)
+{
+    const struct nicm_fault_pick *a = x, *b = y;
+    if (a->node != b->node)
+        return a->node < b->node ? -1 : 1;
+    if (a->nth != b->nth)
+        return a->nth < b->nth ? -1 : 1;
+    return a->hop != b->hop   ? a->hop - b->hop
+           : a->copy != b->copy ? a->copy - b->copy
+                                : (int)a->kind - (int)b->kind;
+}
+
 int nicm_set_faults(nicm_cluster *cl, const struct nicm_faults *f)
 {
     if (!f || !probability_ok(f->drop) || !probability_ok(f->corrupt) ||
         !probability_ok(f->dup) || !probability_ok(f->reorder) ||
         f->reorder_delay_max < 0 || (f->ndowns && !f->downs) ||
-        (f->nnic_downs && !f->nic_downs))
+        (f->nnic_downs && !f->nic_downs) || (f->npicks && !f->picks))
         return VS_EINVAL;
+    for (size_t i = 0; i < f->npicks; i++)
+        if (f->picks[i].node < 0 || f->picks[i].node >= cl->nnodes ||
+            f->picks[i].nth < 1 || f->picks[i].hop < 0 ||
+            (unsigned)f->picks[i].kind >= NICM_FAULT_KINDS)
+            return VS_EINVAL;
     for (size_t i = 0; i < f->ndowns; i++)
         if (f->downs[i].link >= cl->topo.nlinks ||
             !interval_ok(f->downs[i].from, f->downs[i].to))
@@ -109,6 +126,26 @@ int nicm_set_faults(nicm_cluster *cl, const struct nicm_faults *f)
         !(nic_downs = malloc(f->nnic_downs * sizeof *nic_downs))) {
         free(downs);
         return VS_ENOMEM;
+    }
+    struct nicm_fault_pick *picks = NULL;
+    size_t *pick_next = NULL;
+    if (f->npicks &&
+        (!(picks = malloc(f->npicks * sizeof *picks)) ||
+         !(pick_next = calloc((size_t)cl->nnodes, sizeof *pick_next)))) {
+        free(picks);
+        free(downs);
+        free(nic_downs);
+        return VS_ENOMEM;
+    }
+    if (picks) {
+        memcpy(picks, f->picks, f->npicks * sizeof *picks);
+        qsort(picks, f->npicks, sizeof *picks, pick_cmp);
+        /* Each node starts at its first pick. */
+        for (int node = 0, i = 0; node < cl->nnodes; node++) {
+            while ((size_t)i < f->npicks && picks[i].node < node)
+                i++;
+            pick_next[node] = (size_t)i;
+        }
     }
     if (downs)
         memcpy(downs, f->downs, f->ndowns * sizeof *downs);
@@ -127,8 +164,12 @@ int nicm_set_faults(nicm_cluster *cl, const struct nicm_faults *f)
     cf->ndowns = f->ndowns;
     cf->nic_downs = nic_downs;
     cf->nnic_downs = f->nnic_downs;
+    cf->picks = picks;
+    cf->npicks = f->npicks;
+    cf->pick_next = pick_next;
+    cf->record = f->record;
     cf->active = f->drop > 0 || f->corrupt > 0 || f->dup > 0 ||
-                 f->reorder > 0 || f->ndowns || f->nnic_downs;
+                 f->reorder > 0 || f->ndowns || f->nnic_downs || f->npicks;
     uint64_t s = f->seed;
     for (int i = 0; i < 4; i++)
         cf->rng[i] = splitmix64(&s);
@@ -137,12 +178,88 @@ int nicm_set_faults(nicm_cluster *cl, const struct nicm_faults *f)
 
 void nicm__faults_free(struct nicm_cluster *cl)
 {
-    free(cl->faults.downs);
-    free(cl->faults.nic_downs);
-    cl->faults.downs = NULL;
-    cl->faults.nic_downs = NULL;
-    cl->faults.ndowns = cl->faults.nnic_downs = 0;
-    cl->faults.active = 0;
+    struct nicm__faults *f = &cl->faults;
+    free(f->downs);
+    free(f->nic_downs);
+    free(f->picks);
+    free(f->pick_next);
+    f->downs = NULL;
+    f->nic_downs = NULL;
+    f->picks = NULL;
+    f->pick_next = NULL;
+    f->ndowns = f->nnic_downs = f->npicks = 0;
+    f->active = 0;
+}
+
+void nicm__faults_destroy(struct nicm_cluster *cl)
+{
+    nicm__faults_free(cl);
+    free(cl->faults.log);
+    cl->faults.log = NULL;
+    cl->faults.nlog = cl->faults.log_cap = 0;
+}
+
+void nicm__pick(struct nicm_cluster *cl, struct nicm__pkt *p)
+{
+    struct nicm__faults *f = &cl->faults;
+    int node = p->src->nic.node;
+    size_t i = f->pick_next[node];
+    /* A node's packets are counted in order: its cursor only moves on. */
+    while (i < f->npicks && f->picks[i].node == node &&
+           f->picks[i].nth < p->nth)
+        i++;
+    p->pick_lo = (uint32_t)i;
+    for (; i < f->npicks && f->picks[i].node == node &&
+           f->picks[i].nth == p->nth;
+         i++)
+        ;
+    p->pick_n = (uint32_t)(i - p->pick_lo);
+    f->pick_next[node] = i;
+}
+
+int nicm__picked(const struct nicm_cluster *cl, const struct nicm__pkt *p,
+                 enum nicm_fault_kind k, int hop)
+{
+    for (uint32_t i = 0; i < p->pick_n; i++) {
+        const struct nicm_fault_pick *q = &cl->faults.picks[p->pick_lo + i];
+        if (q->kind == k && q->hop == hop && q->copy == (int)p->is_copy)
+            return 1;
+    }
+    return 0;
+}
+
+void nicm__fault_log(struct nicm_cluster *cl, const struct nicm__pkt *p,
+                     enum nicm_fault_kind k)
+{
+    struct nicm__faults *f = &cl->faults;
+    if (!f->record)
+        return;
+    if (f->nlog == f->log_cap) {
+        size_t cap = f->log_cap ? 2 * f->log_cap : 256;
+        struct nicm_fault_pick *l = realloc(f->log, cap * sizeof *l);
+        if (!l)
+            return; /* the log is a report: a short one is not fatal */
+        f->log = l;
+        f->log_cap = cap;
+    }
+    /* Past faults_enter the packet counts the link it crossed. */
+    int hop = k == NICM_FAULT_DROP || k == NICM_FAULT_CORRUPT ? p->hop
+                                                               : p->hop - 1;
+    f->log[f->nlog++] = (struct nicm_fault_pick){k, p->src->nic.node, p->nth,
+                                                 hop, p->is_copy};
+}
+
+const struct nicm_fault_pick *nicm_fault_log(nicm_cluster *cl, size_t *n)
+{
+    *n = cl->faults.nlog;
+    return cl->faults.log;
+}
+
+const char *nicm_fault_kind_name(enum nicm_fault_kind k)
+{
+    static const char *const names[NICM_FAULT_KINDS] = {"drop", "corrupt",
+                                                        "dup", "reorder"};
+    return (unsigned)k < NICM_FAULT_KINDS ? names[k] : "?";
 }
 
 int nicm_faults_active(nicm_cluster *cl) { return cl->faults.active; }

@@ -313,6 +313,9 @@ static void send_start(void *arg)
     n->sdma_free = p->tail_in;
     n->st.sdma_busy += p->tail_in - start;
     n->st.pkts_sent++;
+    p->nth = n->st.pkts_sent;
+    if (n->cl->faults.npicks)
+        nicm__pick(n->cl, p);
     n->st.wire_bytes_sent += p->wire_len;
     post_done(n, p->tail_in, p->done, p->done_arg, 0);
     /* A NIC that is down sends nothing, but its send-DMA still completes,
@@ -714,7 +717,7 @@ void nicm_cluster_destroy(nicm_cluster *cl)
         cl->task_pool = t->next;
         free(t);
     }
-    nicm__faults_free(cl);
+    nicm__faults_destroy(cl);
     free(cl->nodes);
     free(cl->links);
     free(cl);

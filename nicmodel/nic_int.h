@@ -69,6 +69,12 @@ struct nicm__faults {
     size_t ndowns;
     struct nicm_nic_down *nic_downs;
     size_t nnic_downs;
+    struct nicm_fault_pick *picks; /* sorted by node, then nth */
+    size_t npicks;
+    size_t *pick_next; /* per node: its first pick not yet reached */
+    int record;
+    struct nicm_fault_pick *log;
+    size_t nlog, log_cap;
     uint64_t rng[4];
     struct nicm_fault_stats st;
 };
@@ -94,6 +100,9 @@ struct nicm__pkt {
     unsigned corrupt : 1;    /* a bit flipped: fails the CRC on arrival */
     unsigned duplicated : 1; /* a copy was made, or this is the copy */
     unsigned delivered : 1;  /* handed to the receive-DMA engine */
+    unsigned is_copy : 1;    /* made by a duplication */
+    uint64_t nth; /* the sender's packet count when it was sent */
+    uint32_t pick_lo, pick_n; /* its chosen faults, in the sorted picks */
     size_t len, wire_len;
     hw_time_t head_in, tail_in;
     hw_done_fn done;
@@ -115,6 +124,16 @@ int nicm__chance(struct nicm_cluster *cl, double p);
 /* A raw draw: uniform in [0, n) for n > 0. */
 uint64_t nicm__draw_below(struct nicm_cluster *cl, uint64_t n);
 void nicm__faults_free(struct nicm_cluster *cl);
+/* Frees the configuration and the log (the cluster goes away). */
+void nicm__faults_destroy(struct nicm_cluster *cl);
+/* Finds the chosen faults (nicm_fault_pick) of a packet being sent. */
+void nicm__pick(struct nicm_cluster *cl, struct nicm__pkt *p);
+/* 1 if p is chosen for a fault of kind k on the link it is crossing. */
+int nicm__picked(const struct nicm_cluster *cl, const struct nicm__pkt *p,
+                 enum nicm_fault_kind k, int hop);
+/* A fault of kind k hit p: counted in the log when recording. */
+void nicm__fault_log(struct nicm_cluster *cl, const struct nicm__pkt *p,
+                     enum nicm_fault_kind k);
 /* nic.c */
 void nicm__rx_deliver(struct nicm__node *n, struct nicm__pkt *p,
                       hw_time_t t);

@@ -98,8 +98,33 @@ struct nicm_nic_down {
     hw_time_t from, to; /* down in [from, to); to = HW_TIME_NEVER: for good */
 };
 
+/* A fault on one chosen packet: the nth (from 1) packet node's NIC sends
+ * into the fabric (or the copy of it a duplication made) gets it as it
+ * crosses link number hop of its route.  A list of these replaces the
+ * probabilities (a sweep's shrinker removes faults one at a time); a run
+ * can also record every fault it injected in this form, and replaying the
+ * record injects the same faults into the same packets. */
+enum nicm_fault_kind {
+    NICM_FAULT_DROP,
+    NICM_FAULT_CORRUPT,
+    NICM_FAULT_DUP,
+    NICM_FAULT_REORDER,
+    NICM_FAULT_KINDS
+};
+
+struct nicm_fault_pick {
+    enum nicm_fault_kind kind;
+    int node;
+    uint64_t nth;
+    int hop;  /* link of the route, from 0 */
+    int copy; /* the duplicate, not the original */
+};
+
 struct nicm_faults {
     double drop, corrupt, dup, reorder; /* probability per packet per link */
+    const struct nicm_fault_pick *picks; /* chosen packets (any order) */
+    size_t npicks;
+    int record; /* keep the log of injected faults (nicm_fault_log) */
     hw_time_t reorder_delay_max; /* longest hold of a reordered packet (0:
                                     NICM_REORDER_DELAY_DEFAULT) */
     const struct nicm_link_down *downs;
@@ -130,5 +155,10 @@ int nicm_set_faults(nicm_cluster *cl, const struct nicm_faults *f);
 /* 1 if any fault probability or down interval is configured. */
 int nicm_faults_active(nicm_cluster *cl);
 const struct nicm_fault_stats *nicm_fault_stats(nicm_cluster *cl);
+/* With record set: every drop, corruption, duplication and hold injected so
+ * far, by the packet it hit (node, nth), in the order they happened. */
+const struct nicm_fault_pick *nicm_fault_log(nicm_cluster *cl, size_t *n);
+/* The name of a kind ("drop", "corrupt", "dup", "reorder"). */
+const char *nicm_fault_kind_name(enum nicm_fault_kind k);
 
 #endif
