@@ -28,12 +28,15 @@ CC ?= cc
 OPT ?= -O2
 CWARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
          -Wformat=2
-CFLAGS := -std=c11 $(OPT) -g $(CWARN) -D_DEFAULT_SOURCE -I. $(SANFLAGS) $(EXTRA_CFLAGS)
+# -fPIC: the core is also a shared library (build/libvmmcsim.so), which
+# vmmcsim and the programs vmmcsim-cc builds link against.
+CFLAGS := -std=c11 $(OPT) -g $(CWARN) -D_DEFAULT_SOURCE -I. -fPIC \
+          -fno-semantic-interposition $(SANFLAGS) $(EXTRA_CFLAGS)
 DEPFLAGS = -MMD -MP
 LDLIBS := -lsimgrid -lm
 TEST_LDLIBS := -lcunit
 
-UTIL_SRC := $(wildcard util/*.c)
+UTIL_SRC := $(wildcard util/*.c hw/*.c)
 SIM_SRC := $(wildcard sim/*.c)
 NICM_SRC := $(wildcard nicmodel/*.c)
 VMMC_SRC := $(wildcard vmmc/*.c)
@@ -52,9 +55,10 @@ CLI_LIB_OBJ := $(filter-out $(BUILD)/cli/main.o,$(CLI_OBJ))
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
 .PHONY: all run test bench check-deps clean deps format mutants fuzz fuzz-build sweep-10k
-all: $(BUILD)/vmmcsim $(BUILD)/vmmcsim-tests
+all: $(BUILD)/vmmcsim $(BUILD)/vmmcsim-tests $(BUILD)/vmmcsim-cc
 
-$(BUILD)/%.o: %.c
+# Objects depend on the Makefile too: a change of flags rebuilds them.
+$(BUILD)/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
@@ -62,8 +66,21 @@ $(BUILD)/libvmmcsim.a: $(CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/vmmcsim: $(CLI_OBJ) $(BUILD)/libvmmcsim.a
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+# Everything but main(), shared: one copy of the simulator in the process
+# whether vmmcsim or a program it loads (vmmcsim exec) calls it.
+$(BUILD)/libvmmcsim.so: $(CORE_OBJ) $(CLI_LIB_OBJ)
+	$(CC) $(CFLAGS) -shared -Wl,-soname,libvmmcsim.so -Wl,-Bsymbolic-functions \
+	    $^ -o $@ $(LDLIBS)
+
+$(BUILD)/vmmcsim: $(BUILD)/cli/main.o $(BUILD)/libvmmcsim.so
+	$(CC) $(CFLAGS) $(BUILD)/cli/main.o -o $@ -L$(BUILD) -lvmmcsim \
+	    -Wl,-rpath,'$$ORIGIN' $(LDLIBS)
+
+# The compiler wrapper: builds a C program into what vmmcsim exec runs.
+$(BUILD)/vmmcsim-cc: scripts/vmmcsim-cc.in $(BUILD)/libvmmcsim.so
+	sed -e "s|@ROOT@|$(CURDIR)|g" -e "s|@BUILD@|$(CURDIR)/$(BUILD)|g" \
+	    -e "s|@CC@|$(CC)|g" $< > $@
+	chmod +x $@
 
 $(BUILD)/vmmcsim-tests: $(TEST_OBJ) $(CLI_LIB_OBJ) $(BUILD)/libvmmcsim.a
 	$(CC) $(CFLAGS) $^ -o $@ $(TEST_LDLIBS) $(LDLIBS)

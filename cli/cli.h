@@ -17,4 +17,9 @@ int cli_sweep(int argc, char **argv);
  * those that moved, 2 for bad input. */
 int cli_bench(int argc, char **argv);
 
+/* vmmcsim exec -n N [options] PROGRAM [args] (cli/exec.c): a program built
+ * by vmmcsim-cc on N simulated nodes.  0 if every node returned 0, 1 if one
+ * did not or the run failed, 2 for bad input. */
+int cli_exec(int argc, char **argv);
+
 #endif

@@ -29,4 +29,13 @@ double cli__json_num(const char *json, const char *key, int *found);
 int cli__run_child(int argc, char **argv, char *out, size_t outlen, char *err,
                    size_t errlen);
 
+/* Reads the baseline file path as vmmcsim bench does (cli/baseline.c) and
+ * forgets it: 0, or -1 with the reason in why (the fuzz harness and its
+ * regression suite call this). */
+int cli__baseline_check(const char *path, char *why, size_t wl);
+
+/* configs/NAME, from the working directory or beside the binary's
+ * folder (the defaults of --platform and --profile), in buf. */
+const char *cli__default_config(const char *name, char *buf, size_t len);
+
 #endif

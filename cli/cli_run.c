@@ -74,6 +74,9 @@ static void usage(FILE *f)
             "       vmmcsim sweep --merge DIR [--json] [--junit FILE]\n"
             "       vmmcsim bench --baseline FILE [--update-baseline]\n"
             "                     [run options] [WORKLOAD [workload options]]\n"
+            "       vmmcsim exec -n N [--platform FILE] [--profile FILE] PROGRAM "
+            "[args]\n"
+            "                     (a C program built by build/vmmcsim-cc)\n"
             "       vmmcsim --help\n"
             "\n"
             "Runs real VMMC code on a simulated cluster and prints what it "
@@ -137,7 +140,7 @@ int cli__error(const char *who, const char *fmt, ...)
 
 /* Finds configs/NAME: in the working directory, else next to the binary
  * (build/../configs). */
-static const char *default_config(const char *name, char *buf, size_t len)
+const char *cli__default_config(const char *name, char *buf, size_t len)
 {
     snprintf(buf, len, "configs/%s", name);
     if (access(buf, R_OK) == 0)
@@ -675,7 +678,9 @@ static int cmd_run(int argc, char **argv)
             else if (a[2] == 's') {
                 char *end;
                 errno = 0;
-                if (!*v || *v == '-')
+                /* Digits only: strtoull would skip blanks, then take a
+                 * sign (" -5" is 2^64 - 5). */
+                if (!(*v >= '0' && *v <= '9'))
                     errno = EINVAL;
                 unsigned long long s = strtoull(v, &end, 10);
                 if (errno || *end) {
@@ -770,10 +775,10 @@ static int cmd_run(int argc, char **argv)
     }
     c.sh.opts = &c.wopts;
     if (!c.platform)
-        c.platform = default_config(DEFAULT_PLATFORM, c.platform_buf,
+        c.platform = cli__default_config(DEFAULT_PLATFORM, c.platform_buf,
                                     sizeof c.platform_buf);
     if (!c.profile)
-        c.profile = default_config(DEFAULT_PROFILE, c.profile_buf,
+        c.profile = cli__default_config(DEFAULT_PROFILE, c.profile_buf,
                                    sizeof c.profile_buf);
     struct cl_run r = {.platform = c.platform,
                        .profile = c.profile,
@@ -883,5 +888,7 @@ int cli_main(int argc, char **argv)
         return cli_sweep(argc - 2, argv + 2);
     if (!strcmp(argv[1], "bench"))
         return cli_bench(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "exec"))
+        return cli_exec(argc - 2, argv + 2);
     return bad("unknown command '%s' (see vmmcsim --help)", argv[1]);
 }

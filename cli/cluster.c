@@ -145,7 +145,7 @@ int cl_run(struct cl_run *r, char *err, size_t errlen)
     if (rc)
         return rc;
     if (r->nodes > nhosts) {
-        snprintf(err, errlen, "option --nodes: %s has %d host(s), not %d",
+        snprintf(err, errlen, "%s has %d host(s); the run asks for %d nodes",
                  r->platform, nhosts, r->nodes);
         return VS_ECONFIG;
     }

@@ -161,4 +161,11 @@ struct hw_nic {
     unsigned utlb_entries; /* translation cache entries in SRAM */
 };
 
+/* The host the calling process runs on: what a program started on a node
+ * (vmmcsim exec) opens VMMC with, and how a library finds its node.  The
+ * backend that runs host processes registers how to tell (hw/self.c);
+ * NULL outside a host process. */
+hw_host *hw_self(void);
+void hw_set_self(hw_host *(*fn)(void));
+
 #endif

@@ -613,6 +613,20 @@ static const struct hw_host_ops nicm_host_ops = {
 
 /* ---- The cluster ---- */
 
+/* hw_self(): the host of the simulated process running now.  One cluster
+ * per OS process (SimGrid's rule), so one pointer. */
+static nicm_cluster *self_cluster;
+
+static hw_host *nicm_self(void)
+{
+    sim_proc *p = sim_proc_self();
+    if (!self_cluster || !p)
+        return NULL;
+    size_t i = sim_proc_host(p);
+    return i < (size_t)self_cluster->nnodes ? &self_cluster->nodes[i].host
+                                            : NULL;
+}
+
 int nicm_cluster_create(nicm_cluster **out, const struct nicm_profile *prof,
                         const struct nicm_topo *topo, char *err,
                         size_t errlen)
@@ -676,6 +690,8 @@ int nicm_cluster_create(nicm_cluster **out, const struct nicm_profile *prof,
         sim_event_init(&n->wait_tmo);
         sim_event_init(&n->cpu_ev);
     }
+    self_cluster = cl;
+    hw_set_self(nicm_self);
     *out = cl;
     return VS_OK;
 }
@@ -684,6 +700,10 @@ void nicm_cluster_destroy(nicm_cluster *cl)
 {
     if (!cl)
         return;
+    if (self_cluster == cl) {
+        self_cluster = NULL;
+        hw_set_self(NULL);
+    }
     for (int i = 0; cl->nodes && i < cl->nnodes; i++) {
         struct nicm__node *n = &cl->nodes[i];
         /* Whatever the firmware allocated, it freed when it halted. */

@@ -12,6 +12,7 @@
     X(register_vmmc2_tests)                                                 \
     X(register_reliability_tests)                                           \
     X(register_sweep_tests)                                                 \
+    X(register_exec_tests)                                                  \
     X(register_baseline_tests)                                              \
     X(register_workload_tests)                                              \
     X(register_cli_tests)                                                   \
