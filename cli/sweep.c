@@ -206,6 +206,9 @@ const char *sweep__program(void)
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n > 0) {
         exe[n] = 0;
+        /* Rebuilt while it runs: the path is still the one to print. */
+        if (n > 10 && !strcmp(exe + n - 10, " (deleted)"))
+            exe[n - 10] = 0;
         const char *base = strrchr(exe, '/');
         if (base && !strcmp(base + 1, "vmmcsim"))
             return exe;

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -97,6 +98,8 @@ static void program_path(char *buf, size_t len)
     if (n <= 0)
         return;
     exe[n] = 0;
+    if (n > 10 && !strcmp(exe + n - 10, " (deleted)"))
+        exe[n - 10] = 0; /* rebuilt while it runs */
     char *slash = strrchr(exe, '/');
     if (!slash)
         return;
@@ -125,6 +128,18 @@ int sweep__emit_slurm(struct sweep *sw)
     if (make_dir(path))
         return bad("--emit-slurm %s: cannot create %s: %s", sw->emit_dir,
                    path, strerror(errno));
+    /* Results of an earlier sweep would be merged into this one. */
+    DIR *d = opendir(path);
+    struct dirent *e;
+    int stale = 0;
+    while (d && (e = readdir(d)))
+        stale |= strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    if (d)
+        closedir(d);
+    if (stale)
+        return bad("--emit-slurm %s: %s holds the results of an earlier "
+                   "sweep: remove them or choose another folder",
+                   sw->emit_dir, path);
     snprintf(path, sizeof path, "%s/logs", dir);
     if (make_dir(path))
         return bad("--emit-slurm %s: cannot create %s: %s", sw->emit_dir,

@@ -187,6 +187,9 @@ static void test_sweep_emit_and_merge(void)
     struct argv_cmd m = {{"vmmcsim", "sweep", "--merge", dir, "--json", NULL}};
     CU_ASSERT_EQUAL(sweep(&m), 0);
     CU_ASSERT_EQUAL(strncmp(out, want, strlen(want)), 0);
+    /* A second sweep into the same folder would mix with these results. */
+    CU_ASSERT_EQUAL(sweep(&e), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "holds the results of an earlier"));
     /* Torn: no end line. */
     FILE *f = fopen(res, "r+");
     CU_ASSERT_FATAL(f != NULL);
