@@ -177,6 +177,19 @@ static int load(const char *path, struct baseline *b, char *why, size_t wl)
     return 0;
 }
 
+int cli__baseline_check(const char *path, char *why, size_t wl)
+{
+    struct baseline *b = calloc(1, sizeof *b);
+    if (!b) {
+        snprintf(why, wl, "out of memory");
+        return -1;
+    }
+    int rc = load(path, b, why, wl);
+    free_baseline(b);
+    free(b);
+    return rc;
+}
+
 static int save(const char *path, char **args, int nargs,
                 const struct figures *f)
 {

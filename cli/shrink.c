@@ -220,7 +220,6 @@ static int shrink_picks(struct shrink *s, struct picks *p, int only_single)
     unsigned char *gone = calloc(p->n ? p->n : 1, 1);
     if (!gone)
         return -1;
-    size_t left = p->n;
     for (size_t chunk = only_single ? 1 : (p->n + 1) / 2; chunk >= 1;
          chunk /= 2) {
         for (size_t i = 0; i < p->n; i += chunk) {
@@ -240,8 +239,6 @@ static int shrink_picks(struct shrink *s, struct picks *p, int only_single)
             for (size_t j = i; j < i + chunk && j < p->n; j++)
                 if (gone[j] == 2)
                     gone[j] = f == 1 ? 1 : 0;
-            if (f == 1)
-                left -= took;
             if (f < 0)
                 break;
         }

@@ -78,6 +78,9 @@ int sim_platform_check(const char *path, int *nhosts, char *err, size_t errlen);
 
 size_t sim_host_count(void);
 const char *sim_host_name(size_t i);
+/* Host i's speed in flops per second (the platform's speed attribute, at
+ * its current power state). */
+double sim_host_speed(size_t i);
 /* The route from host a to host b as link indices (into sim_link_*), written
  * to links[]; returns how many (at most max), or -1 if more than max. */
 int sim_route(size_t a, size_t b, size_t *links, int max);

@@ -31,9 +31,13 @@ static size_t P_nhosts;
 static sg_link_t *P_links;
 static size_t P_nlinks;
 
-/* Natural order: runs of digits compare as numbers. */
-static int natural_cmp(const char *a, const char *b)
+/* Natural order (sim/sim_int.h): runs of digits compare as numbers.
+ * Names equal but for leading zeros (node-1, node-01) then fall back to
+ * strcmp: the order must be total, or qsort would number such hosts in
+ * SimGrid's own order, which varies. */
+int sim__natural_cmp(const char *a, const char *b)
 {
+    const char *a0 = a, *b0 = b;
     while (*a && *b) {
         if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
             while (*a == '0')
@@ -59,19 +63,21 @@ static int natural_cmp(const char *a, const char *b)
             b++;
         }
     }
-    return (unsigned char)*a - (unsigned char)*b;
+    if (*a || *b)
+        return (unsigned char)*a - (unsigned char)*b;
+    return strcmp(a0, b0);
 }
 
 static int host_cmp(const void *x, const void *y)
 {
-    return natural_cmp(sg_host_get_name(*(const sg_host_t *)x),
-                       sg_host_get_name(*(const sg_host_t *)y));
+    return sim__natural_cmp(sg_host_get_name(*(const sg_host_t *)x),
+                            sg_host_get_name(*(const sg_host_t *)y));
 }
 
 static int link_cmp(const void *x, const void *y)
 {
-    return natural_cmp(sg_link_get_name(*(const sg_link_t *)x),
-                       sg_link_get_name(*(const sg_link_t *)y));
+    return sim__natural_cmp(sg_link_get_name(*(const sg_link_t *)x),
+                            sg_link_get_name(*(const sg_link_t *)y));
 }
 
 void sim_platform_load(const char *path, int *argc, char **argv)
@@ -102,6 +108,7 @@ void sim_platform_load(const char *path, int *argc, char **argv)
 size_t sim_host_count(void) { return P_nhosts; }
 sg_host_t sim__host(size_t i) { return P_hosts[i]; }
 const char *sim_host_name(size_t i) { return sg_host_get_name(P_hosts[i]); }
+double sim_host_speed(size_t i) { return sg_host_get_speed(P_hosts[i]); }
 size_t sim_link_count(void) { return P_nlinks; }
 const char *sim_link_name(size_t i) { return sg_link_get_name(P_links[i]); }
 double sim_link_bandwidth(size_t i) { return sg_link_get_bandwidth(P_links[i]); }

@@ -8,4 +8,9 @@
 
 sg_host_t sim__host(size_t i);
 
+/* The order of host and link names (sim/platform.c): runs of digits
+ * compare as numbers, so node-2 comes before node-10.  Negative, 0 or
+ * positive like strcmp. */
+int sim__natural_cmp(const char *a, const char *b);
+
 #endif

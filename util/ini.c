@@ -4,9 +4,14 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/err.h"
+
+/* The longest line, its newline not counted: a config line longer than
+ * this is a mistake (a pasted blob, a binary file). */
+#define INI_MAX_LINE 1022
 
 static char *trim(char *s)
 {
@@ -26,14 +31,26 @@ int ini_parse(const char *path, ini_key_fn fn, void *arg, char *err,
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return VS_ECONFIG;
     }
-    char buf[1024], section[64] = "";
+    char *buf = NULL, section[64] = "";
+    size_t cap = 0;
+    ssize_t got;
     int line = 0, rc = VS_OK;
-    while (fgets(buf, sizeof buf, f)) {
+    /* getline gives the line's true length: a NUL byte inside it cannot
+     * hide the rest of the line, nor make one long line look like two. */
+    while ((got = getline(&buf, &cap, f)) > 0) {
         line++;
-        size_t len = strlen(buf);
-        if (len == sizeof buf - 1 && buf[len - 1] != '\n') {
-            snprintf(err, errlen, "%s:%d: line longer than %zu characters",
-                     path, line, sizeof buf - 2);
+        size_t len = (size_t)got;
+        if (buf[len - 1] == '\n')
+            buf[--len] = 0;
+        if (memchr(buf, 0, len)) {
+            snprintf(err, errlen, "%s:%d: a NUL byte (not a text file)", path,
+                     line);
+            rc = VS_ECONFIG;
+            break;
+        }
+        if (len > INI_MAX_LINE) {
+            snprintf(err, errlen, "%s:%d: line longer than %d characters",
+                     path, line, INI_MAX_LINE);
             rc = VS_ECONFIG;
             break;
         }
@@ -89,6 +106,7 @@ int ini_parse(const char *path, ini_key_fn fn, void *arg, char *err,
         snprintf(err, errlen, "%s: read error", path);
         rc = VS_ECONFIG;
     }
+    free(buf);
     fclose(f);
     return rc;
 }

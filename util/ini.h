@@ -16,7 +16,7 @@ typedef int (*ini_key_fn)(void *arg, const char *section, const char *key,
                           size_t errlen);
 
 /* Reads path.  Syntax errors and I/O errors produce "FILE:LINE: ..." in err
- * and VS_ECONFIG. */
+ * and VS_ECONFIG; so do a NUL byte and a line over 1022 characters. */
 int ini_parse(const char *path, ini_key_fn fn, void *arg, char *err,
               size_t errlen);
 
