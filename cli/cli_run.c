@@ -56,6 +56,7 @@ struct cli {
     struct nicm_fault_stats fstats;
     struct nicm_fault_pick *picks; /* --fault-list */
     int nodes;                     /* --nodes */
+    const char *timeline;          /* --timeline FILE */
     int nnodes;                    /* the run's */
     char *fault_log;               /* --record-faults: "drop@1.5,..." */
 };
@@ -101,6 +102,9 @@ static void usage(FILE *f)
             "  --csv            print size_bytes,latency_us,bandwidth_MBps rows\n"
             "  --json           print one JSON object\n"
             "  --stats          also print per-NIC engine and link statistics\n"
+            "                   (with --json: \"nics\" and \"links\" members)\n"
+            "  --timeline FILE  write every NIC engine's and link's busy\n"
+            "                   intervals as Chrome trace events (Perfetto)\n"
             "  --dry-run        check the command line (workload options too),\n"
             "                   then exit 0 without reading files or running\n"
             "  --log SPEC       e.g. vmmc=debug,nicm=info (or VMMCSIM_LOG)\n"
@@ -500,6 +504,42 @@ static void print_stats(FILE *out, const struct cl_report *rep)
     }
 }
 
+/* --stats --json: the same figures as members of the run's object. */
+static void print_stats_json(FILE *out, const struct cl_report *rep)
+{
+    double t = (double)rep->end_time;
+    fputs(",\"nics\":[", out);
+    for (int i = 0; i < rep->nnodes; i++) {
+        const struct nicm_node_stats *s = nicm_node_stats(rep->cluster, i);
+        const struct vmmc_fw_stats *f = vmmc_fw_stats(rep->fws[i]);
+        fprintf(out,
+                "%s{\"node\":%d,\"cpu_busy_us\":%.6f,\"hdma_busy_us\":%.6f,"
+                "\"sdma_busy_us\":%.6f,\"rdma_busy_us\":%.6f,"
+                "\"bus_busy_us\":%.6f,\"packets_out\":%" PRIu64
+                ",\"packets_in\":%" PRIu64 ",\"wire_bytes_out\":%" PRIu64
+                ",\"host_dma_bytes\":%" PRIu64 ",\"sram_peak\":%" PRIu64
+                ",\"retransmits\":%" PRIu64 ",\"timeouts\":%" PRIu64 "}",
+                i ? "," : "", i, (double)s->cpu_busy / 1e6,
+                (double)s->hdma_busy / 1e6, (double)s->sdma_busy / 1e6,
+                (double)s->rdma_busy / 1e6, (double)s->bus_busy / 1e6,
+                s->pkts_sent, s->pkts_recv, s->wire_bytes_sent,
+                s->host_dma_bytes, s->sram_peak, f->retransmits, f->timeouts);
+    }
+    fputs("],\"links\":[", out);
+    size_t nl = nicm_link_count(rep->cluster);
+    for (size_t l = 0; l < nl; l++) {
+        const struct nicm_link_stats *s = nicm_link_stats(rep->cluster, l);
+        fprintf(out,
+                "%s{\"link\":%zu,\"name\":\"%s\",\"busy_us\":%.6f,"
+                "\"utilisation\":%.6f,\"packets\":%" PRIu64
+                ",\"bytes\":%" PRIu64 ",\"max_wait_us\":%.6f}",
+                l ? "," : "", l, nicm_link_name(rep->cluster, l),
+                (double)s->busy / 1e6, t > 0 ? (double)s->busy / t : 0,
+                s->pkts, s->bytes, (double)s->max_wait / 1e6);
+    }
+    fputs("]", out);
+}
+
 static void report(const struct cl_report *rep, void *arg)
 {
     struct cli *c = arg;
@@ -532,6 +572,13 @@ static void report(const struct cl_report *rep, void *arg)
                 if (log[i].copy)
                     fputc('c', f);
             }
+            fclose(f);
+        }
+    }
+    if (c->stats && c->fmt == FMT_JSON) {
+        FILE *f = open_memstream(&c->stats_text, &c->stats_len);
+        if (f) {
+            print_stats_json(f, rep);
             fclose(f);
         }
     }
@@ -593,6 +640,8 @@ static void print_rows(const struct cli *c)
                fs->link_down_drops, fs->nic_down_drops, fs->crc_discards);
         if (c->fault_log)
             printf(",\"fault_list\":\"%s\"", c->fault_log);
+        if (c->stats_text) /* --stats: per NIC and per link */
+            fputs(c->stats_text, stdout);
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
         printf(",\"sim_time_us\":%.3f,\"wall_s\":%.6f,\"events\":%" PRIu64
@@ -718,6 +767,12 @@ static int cmd_run(int argc, char **argv)
             c.stats = 1;
         } else if (!strcmp(a, "--dry-run")) {
             c.dry_run = 1;
+        } else if (!strcmp(a, "--timeline")) {
+            if (take_value(argc, argv, &i, &v) || !*v) {
+                rc = bad("option --timeline: missing file name");
+                goto out;
+            }
+            c.timeline = v;
         } else if (!strcmp(a, "--record-faults")) {
             c.faults.record = 1;
         } else if (!strcmp(a, "--fault-list") || !strcmp(a, "--nodes")) {
@@ -786,6 +841,7 @@ static int cmd_run(int argc, char **argv)
                        .arg = &c,
                        .min_nodes = c.wl->min_nodes,
                        .nodes = c.nodes,
+                       .timeline = c.timeline,
                        .max_time = c.max_time,
                        .report = report,
                        .faults = &c.faults,
@@ -853,7 +909,7 @@ static int cmd_run(int argc, char **argv)
                fs->dropped, fs->corrupted, fs->crc_discards, fs->duplicated,
                fs->reordered, fs->link_down_drops, fs->nic_down_drops);
     }
-    if (c.stats_text)
+    if (c.stats_text && c.fmt == FMT_TABLE)
         fputs(c.stats_text, stdout);
     if (c.fmt == FMT_TABLE)
         printf("\nsimulated %.3f ms in %.2f s of wall time (%" PRIu64

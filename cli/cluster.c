@@ -1,6 +1,7 @@
 /* The simulated-cluster runner of cli/cluster.h. */
 #include "cli/cluster.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +171,7 @@ int cl_run(struct cl_run *r, char *err, size_t errlen)
     vmmc_fw **fws = calloc((size_t)r->nnodes, sizeof *fws);
     struct node_arg *args = calloc((size_t)r->nnodes, sizeof *args);
     nicm_cluster *cl = NULL;
+    FILE *tl = NULL;
     if (!bw || !lat || !names || !fws || !args) {
         rc = VS_ENOMEM;
         goto out;
@@ -191,6 +193,16 @@ int cl_run(struct cl_run *r, char *err, size_t errlen)
     rc = apply_faults(r, cl, err, errlen);
     if (rc)
         goto out;
+    if (r->timeline) {
+        tl = fopen(r->timeline, "w");
+        if (!tl) {
+            snprintf(err, errlen, "option --timeline: %s: cannot write: %s",
+                     r->timeline, strerror(errno));
+            rc = VS_ECONFIG;
+            goto out;
+        }
+        nicm_timeline_start(cl, tl);
+    }
     for (int i = 0; i < r->nnodes; i++) {
         rc = vmmc_fw_boot(&fws[i], nicm_nic(cl, i));
         if (rc) {
@@ -224,6 +236,16 @@ int cl_run(struct cl_run *r, char *err, size_t errlen)
     }
 out:
     log_set_stamp(NULL);
+    if (tl) {
+        int bad = nicm_timeline_finish(cl);
+        if (fclose(tl) || bad) {
+            if (!rc) {
+                snprintf(err, errlen, "option --timeline: %s: write failed",
+                         r->timeline);
+                rc = VS_ECONFIG;
+            }
+        }
+    }
     /* The event queue first: it may still hold events that live inside
      * the NIC model (a run stopped early), and must not read them after
      * the model is freed. */

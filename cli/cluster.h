@@ -64,6 +64,7 @@ struct cl_run {
     void *arg;
     int min_nodes;
     int nodes; /* run on the first this many hosts (0: all of them) */
+    const char *timeline; /* --timeline FILE: Chrome trace events (or NULL) */
     hw_time_t max_time; /* 0: no limit */
     /* Called after the simulation, before teardown (may be NULL); also
      * after a run that stopped with VS_EDEADLK or VS_ETIMEDOUT. */

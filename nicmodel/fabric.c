@@ -186,6 +186,9 @@ static void pkt_hop(void *arg)
         max_t(start + nicm__xfer_time(p->wire_len, l->bw), p->tail_in);
     l->free_at = end;
     l->st.busy += end - start;
+    if (cl->tl)
+        nicm__tl_event(cl, cl->nnodes + 1, (int)li + 1,
+                       "packet", start, end);
     l->st.pkts++;
     l->st.bytes += p->wire_len;
     if (start - now > l->st.max_wait)

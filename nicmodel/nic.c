@@ -25,6 +25,8 @@
 #define NODE_OF_NIC(x) ((struct nicm__node *)((char *)(x)-offsetof(struct nicm__node, nic)))
 
 enum task_kind { T_DONE, T_RX, T_UPCALL, T_TIMER };
+static const char *const task_names[] = {"DMA done", "packet in", "doorbell",
+                                         "timer"};
 
 struct nicm__timer {
     struct sim_event ev;
@@ -143,6 +145,7 @@ static void cpu_run(void *arg)
         task_run(t);
         n->st.fw_handlers++;
         n->st.cpu_busy += n->cpu_now - start;
+        NICM_TL(n, NICM_TL_CPU, task_names[t->kind], start, n->cpu_now);
         n->cpu_free = n->cpu_now;
         t->next = n->cl->task_pool;
         n->cl->task_pool = t;
@@ -236,6 +239,9 @@ static void dma_complete(void *arg)
         memcpy(r->sram, r->host, r->len);
     }
     n->st.hdma_busy += sim_now() - r->start;
+    NICM_TL(n, NICM_TL_HDMA,
+            r->dir == HW_DMA_TO_HOST ? "to host" : "from host", r->start,
+            sim_now());
     n->hq_head = r->next;
     if (!n->hq_head)
         n->hq_tail = NULL;
@@ -258,6 +264,7 @@ static void dma_data(void *arg)
     hw_time_t end =
         data + nicm__xfer_time(r->len, n->cl->prof.dma_bytes_per_ps);
     n->st.bus_busy += end - data;
+    NICM_TL(n, NICM_TL_BUS, "DMA", data, end);
     n->bus_free = end;
     sim_post(end, dma_complete, r);
 }
@@ -312,6 +319,7 @@ static void send_start(void *arg)
     p->tail_in = p->head_in + (bw > 0 ? nicm__xfer_time(p->wire_len, bw) : 0);
     n->sdma_free = p->tail_in;
     n->st.sdma_busy += p->tail_in - start;
+    NICM_TL(n, NICM_TL_SDMA, "packet", start, p->tail_in);
     n->st.pkts_sent++;
     p->nth = n->st.pkts_sent;
     if (n->cl->faults.npicks)
@@ -371,6 +379,7 @@ void nicm__rx_deliver(struct nicm__node *n, struct nicm__pkt *p, hw_time_t t)
     hw_time_t end = max_t(start + prof->net_dma_setup + stream, p->tail_in);
     n->rdma_free = end;
     n->st.rdma_busy += end - start;
+    NICM_TL(n, NICM_TL_RDMA, "packet", start, end);
     n->st.pkts_recv++;
     struct nicm__task *task = task_new(n, T_RX);
     task->u.pkt = p;
@@ -528,6 +537,7 @@ static void pio_bus(struct nicm__node *n, size_t len, hw_time_t per_word)
     hw_time_t end = start + (hw_time_t)((len + 3) / 4) * per_word;
     n->bus_free = end;
     n->st.bus_busy += end - start;
+    NICM_TL(n, NICM_TL_BUS, "PIO", start, end);
     n->st.pio_writes++;
     n->st.pio_bytes += len;
     sim_proc_sleep(n->proc, end - now);
@@ -754,6 +764,13 @@ void nicm_bind_proc(nicm_cluster *cl, int node, sim_proc *p)
 const struct nicm_node_stats *nicm_node_stats(nicm_cluster *cl, int node)
 {
     return &cl->nodes[node].st;
+}
+
+size_t nicm_link_count(nicm_cluster *cl) { return cl->topo.nlinks; }
+
+const char *nicm_link_name(nicm_cluster *cl, size_t link)
+{
+    return cl->topo.link_name ? cl->topo.link_name[link] : "link";
 }
 
 const struct nicm_link_stats *nicm_link_stats(nicm_cluster *cl, size_t link)

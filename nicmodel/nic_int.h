@@ -88,6 +88,7 @@ struct nicm_cluster {
     uint64_t in_flight;
     struct nicm__task *task_pool;
     struct nicm__faults faults;
+    FILE *tl; /* --timeline (timeline.c), or NULL */
 };
 
 /* A packet on the wire; data[] is what the firmware sees in its receive
@@ -109,6 +110,19 @@ struct nicm__pkt {
     void *done_arg;
     unsigned char data[];
 };
+
+/* timeline.c: a busy interval of engine tid of node pid - 1 (pid nnodes + 1:
+ * the fabric, tid link + 1). */
+enum { NICM_TL_CPU, NICM_TL_HDMA, NICM_TL_SDMA, NICM_TL_RDMA, NICM_TL_BUS,
+       NICM_TL_NENGINES };
+void nicm__tl_event(struct nicm_cluster *cl, int pid, int tid,
+                    const char *name, hw_time_t start, hw_time_t end);
+#define NICM_TL(n, engine, name, start, end)                                \
+    do {                                                                    \
+        if ((n)->cl->tl)                                                    \
+            nicm__tl_event((n)->cl, (n)->nic.node + 1, (engine) + 1, (name), \
+                           (start), (end));                                 \
+    } while (0)
 
 /* fabric.c */
 const struct nicm__route *nicm__route(struct nicm__node *n, int dst);

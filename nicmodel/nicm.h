@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "hw/hw.h"
 #include "nicmodel/profile.h"
@@ -63,6 +64,8 @@ hw_nic *nicm_nic(nicm_cluster *cl, int node);
 void nicm_bind_proc(nicm_cluster *cl, int node, sim_proc *p);
 
 const struct nicm_node_stats *nicm_node_stats(nicm_cluster *cl, int node);
+size_t nicm_link_count(nicm_cluster *cl);
+const char *nicm_link_name(nicm_cluster *cl, size_t link);
 const struct nicm_link_stats *nicm_link_stats(nicm_cluster *cl, size_t link);
 uint64_t nicm_packets_in_flight(nicm_cluster *cl);
 
@@ -155,6 +158,12 @@ int nicm_set_faults(nicm_cluster *cl, const struct nicm_faults *f);
 /* 1 if any fault probability or down interval is configured. */
 int nicm_faults_active(nicm_cluster *cl);
 const struct nicm_fault_stats *nicm_fault_stats(nicm_cluster *cl);
+/* --timeline: from now on every busy interval of the NICs and links goes
+ * to f as Chrome trace events (nicmodel/timeline.c); finish writes the end
+ * of the file (0, or -1 if writing failed).  The caller owns f. */
+void nicm_timeline_start(nicm_cluster *cl, FILE *f);
+int nicm_timeline_finish(nicm_cluster *cl);
+
 /* With record set: every drop, corruption, duplication and hold injected so
  * far, by the packet it hit (node, nth), in the order they happened. */
 const struct nicm_fault_pick *nicm_fault_log(nicm_cluster *cl, size_t *n);

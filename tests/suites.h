@@ -13,6 +13,7 @@
     X(register_reliability_tests)                                           \
     X(register_sweep_tests)                                                 \
     X(register_exec_tests)                                                  \
+    X(register_timeline_tests)                                              \
     X(register_baseline_tests)                                              \
     X(register_workload_tests)                                              \
     X(register_cli_tests)                                                   \
