@@ -108,3 +108,35 @@ speed alltoall_16nodes --platform configs/myrinet-16.xml alltoall --messages 200
 show "$OUT/speed.csv"
 echo
 echo "CSV files in $OUT: fidelity.csv reliability.csv utlb.csv speed.csv (curves: pingpong.csv, bandwidth.csv)"
+
+echo
+echo "== msg: libs/msg next to raw VMMC, eager versus rendezvous (exact) =="
+# Latency is half a round trip; bandwidth a stream into posted receives
+# (raw: the bandwidth workload).  eager_* sends every size up to 64 KiB
+# eagerly, rndv_* every size by rendezvous, msg_* uses the default limit.
+MS=4,64,256,512,768,1K,1088,1536,2K,4K,8K,16K,64K,256K,1M
+"$V" run pingpong --sizes "$MS" --csv > "$OUT/msg_vmmc_lat.csv"
+"$V" run bandwidth --sizes "$MS" --csv > "$OUT/msg_vmmc_bw.csv"
+"$V" run msg --sizes "$MS" --csv > "$OUT/msg_default.csv"
+"$V" run msg-eager --sizes "$MS" --csv > "$OUT/msg_eager.csv"
+"$V" run msg-rndv --sizes "$MS" --csv > "$OUT/msg_rndv.csv"
+awk -F, '
+    FNR == 1 { f++; next }
+    f == 1 { size[++n] = $1; vl[$1] = $2 }
+    f == 2 { vb[$1] = $3 }
+    f == 3 { ml[$1] = $2; mb[$1] = $3 }
+    f == 4 { el[$1] = $2; eb[$1] = $3 }
+    f == 5 { rl[$1] = $2; rb[$1] = $3 }
+    END {
+        print "size_bytes,vmmc_latency_us,msg_latency_us,eager_latency_us,rndv_latency_us,vmmc_bandwidth_MBps,msg_bandwidth_MBps,eager_bandwidth_MBps,rndv_bandwidth_MBps"
+        for (i = 1; i <= n; i++) {
+            s = size[i]
+            print s "," vl[s] "," ml[s] "," el[s] "," rl[s] "," vb[s] "," mb[s] "," eb[s] "," rb[s]
+        }
+    }' "$OUT/msg_vmmc_lat.csv" "$OUT/msg_vmmc_bw.csv" "$OUT/msg_default.csv" \
+    "$OUT/msg_eager.csv" "$OUT/msg_rndv.csv" > "$OUT/msg.csv"
+show "$OUT/msg.csv"
+awk -F, 'NR > 1 && $4 != "" && !l && $4 > $5 { l = $1 }
+         NR > 1 && $8 != "" && !b && $8 < $9 { b = $1 }
+         END { printf "eager is slower than rendezvous from %s bytes (latency), %s bytes (stream bandwidth)\n", l, b }' "$OUT/msg.csv"
+echo "CSV file in $OUT: msg.csv (the default eager limit is 1024 bytes: libs/msg/msg.h, docs/msg.md)"

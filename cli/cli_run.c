@@ -57,6 +57,7 @@ struct cli {
     struct nicm_fault_pick *picks; /* --fault-list */
     int nodes;                     /* --nodes */
     const char *timeline;          /* --timeline FILE */
+    const struct nicm_profile *prof; /* the run's, once cl_run loaded it */
     int nnodes;                    /* the run's */
     char *fault_log;               /* --record-faults: "drop@1.5,..." */
 };
@@ -456,6 +457,12 @@ static void free_faults(struct cli *c)
 static void node_main(hw_host *h, void *arg)
 {
     struct cli *c = arg;
+    if (c->prof) { /* the profile's [msg], for workloads over libs/msg */
+        c->sh.msg = (struct wl_msg_conf){c->prof->msg_eager_limit_set,
+                                         c->prof->msg_eager_limit,
+                                         c->prof->msg_ring_slots,
+                                         c->prof->msg_copy_MBps};
+    }
     struct wl_env env = {h, h->node, h->nnodes, &c->sh};
     c->wl->main(&env);
 }
@@ -846,6 +853,7 @@ static int cmd_run(int argc, char **argv)
                        .report = report,
                        .faults = &c.faults,
                        .seed = c.wopts.seed};
+    c.prof = &r.prof;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     /* Rows first, then the run's summary from the report callback. */

@@ -31,6 +31,8 @@
 #include "cli/cli.h"
 #include "cli/cli_int.h"
 #include "cli/cluster.h"
+#include "libs/mpi/mpi_rt.h"
+#include "nicmodel/profile.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -247,11 +249,27 @@ int cli_exec(int argc, char **argv)
     r.profile = profile ? profile
                         : cli__default_config("myrinet.ini", fbuf,
                                               sizeof fbuf);
+    /* The profile's [msg] parameters for MPI (cl_run loads it again). */
+    struct nicm_profile prof;
+    char err[1024] = "";
+    if (nicm_profile_load(&prof, r.profile, err, sizeof err)) {
+        rc = bad("%s", err);
+        goto out;
+    }
+    struct msg_params mp;
+    msg_params_default(&mp);
+    if (prof.msg_eager_limit_set)
+        mp.eager_limit = prof.msg_eager_limit;
+    if (prof.msg_ring_slots)
+        mp.ring_slots = prof.msg_ring_slots;
+    if (prof.msg_copy_MBps)
+        mp.copy_MBps = prof.msg_copy_MBps;
+    mpi_rt_reset();
+    mpi_rt_configure(&mp);
     r.node_main = node_main;
     r.min_nodes = X.n;
     r.nodes = X.n;
     r.seed = seed;
-    char err[1024] = "";
     X.active = 1;
     int run = cl_run(&r, err, sizeof err);
     X.active = 0;
@@ -279,6 +297,8 @@ int cli_exec(int argc, char **argv)
         }
     }
 out:
+    mpi_rt_configure(NULL);
+    mpi_rt_reset();
     unload();
     return rc;
 }

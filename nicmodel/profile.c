@@ -62,6 +62,9 @@ static const struct key keys[] = {
     {"faults", "reorder", K_DOUBLE, F(fault_reorder), 0, 1, 1},
     {"faults", "reorder_delay_max_ns", K_NS, F(fault_reorder_delay_max), 0,
      1e9, 1},
+    {"msg", "eager_limit", K_U32, F(msg_eager_limit), 0, 65536, 1},
+    {"msg", "ring_slots", K_U32, F(msg_ring_slots), 2, 1024, 1},
+    {"msg", "copy_MBps", K_U32, F(msg_copy_MBps), 1, 100000, 1},
 };
 #define NKEYS (sizeof keys / sizeof *keys)
 
@@ -158,5 +161,8 @@ int nicm_profile_load(struct nicm_profile *p, const char *path, char *err,
         return VS_ECONFIG;
     }
     p->cycle = (hw_time_t)llround(1e6 / p->nic_clock_mhz);
+    for (size_t i = 0; i < NKEYS; i++) /* 0 is a valid eager limit */
+        if (keys[i].off == F(msg_eager_limit))
+            p->msg_eager_limit_set = ld.seen[i] != 0;
     return VS_OK;
 }

@@ -3,8 +3,9 @@
  * INI file (the .ini files in configs/).  All keys are required, so a profile says every
  * number it relies on; each has a range, and an unknown, missing or
  * out-of-range key is an error naming the file, line and field.  The only
- * optional sections are [reference] and [faults] (every key of [faults]
- * defaults to 0: no faults).
+ * optional sections are [reference], [faults] (every key of [faults]
+ * defaults to 0: no faults) and [msg] (the message-passing library's
+ * parameters; the library's defaults where absent).
  */
 #ifndef NICM_PROFILE_H
 #define NICM_PROFILE_H
@@ -51,6 +52,13 @@ struct nicm_profile {
      * by the cluster runner with the run's seed */
     double fault_drop, fault_corrupt, fault_dup, fault_reorder;
     hw_time_t fault_reorder_delay_max; /* 0: the model's default */
+    /* [msg] optional parameters of the message-passing library (libs/msg)
+     * on this machine, which MPI programs run with (vmmcsim exec); a key
+     * not given (0) keeps the library's default: eager_limit (bytes; above
+     * it the zero-copy rendezvous), ring_slots (eager credits per peer),
+     * copy_MBps (the host's memcpy rate charged for eager copies). */
+    uint32_t msg_eager_limit, msg_ring_slots, msg_copy_MBps;
+    int msg_eager_limit_set;
 };
 
 /* Loads a profile.  Returns 0, or VS_ECONFIG with "FILE:LINE: [sec] key: ..."

@@ -26,7 +26,8 @@ for patch in "$ROOT"/tests/mutants/*.patch; do
         exit 2
     fi
     if ! make -s -C "$tree" -j2 build/vmmcsim > "$tree/build.log" 2>&1; then
-        echo "mutants: $name: does not build (see $tree/build.log)" >&2
+        echo "mutants: $name: does not build; the end of its log:" >&2
+        tail -n 15 "$tree/build.log" >&2
         exit 2
     fi
     # shellcheck disable=SC2086

@@ -9,9 +9,11 @@
 #include "workloads/wl.h"
 
 extern const struct wl_def wl_pingpong, wl_bandwidth, wl_alltoall;
+extern const struct wl_def wl_msgbench, wl_msgbench_eager, wl_msgbench_rndv;
 
-static const struct wl_def *const all[] = {&wl_pingpong, &wl_bandwidth,
-                                           &wl_alltoall, NULL};
+static const struct wl_def *const all[] = {
+    &wl_pingpong,       &wl_bandwidth,     &wl_alltoall, &wl_msgbench,
+    &wl_msgbench_eager, &wl_msgbench_rndv, NULL};
 
 const struct wl_def *const *wl_all(void) { return all; }
 

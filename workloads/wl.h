@@ -47,10 +47,18 @@ struct wl_counters {
     uint64_t bytes_outside_changed;
 };
 
+/* The profile's [msg] section: the message-passing library's parameters on
+ * this machine (0 / eager_set 0: the library's default). */
+struct wl_msg_conf {
+    int eager_set;
+    uint32_t eager_limit, ring_slots, copy_MBps;
+};
+
 /* What all instances of one run share (the simulator runs them in one OS
  * process; node 0 writes the rows). */
 struct wl_shared {
     const struct wl_opts *opts;
+    struct wl_msg_conf msg;
     struct wl_row rows[WL_MAX_SIZES];
     int nrows;
     int failed; /* set by any node that found an error */
