@@ -140,3 +140,85 @@ awk -F, 'NR > 1 && $4 != "" && !l && $4 > $5 { l = $1 }
          NR > 1 && $8 != "" && !b && $8 < $9 { b = $1 }
          END { printf "eager is slower than rendezvous from %s bytes (latency), %s bytes (stream bandwidth)\n", l, b }' "$OUT/msg.csv"
 echo "CSV file in $OUT: msg.csv (the default eager limit is 1024 bytes: libs/msg/msg.h, docs/msg.md)"
+
+echo
+echo "== replay: SimGrid's SMPI replay next to vmmcsim replay (same traces, same platform) =="
+# The checked-in traces (workloads/traces/) and, for the speed figures, a
+# longer halo (1000 iterations) recorded here with SMPI as README.md there
+# says.  SMPI replays with the Debian package's smpireplaymain (smpirun
+# -replay INDEX, run from the index's folder: the index lists its files
+# relative to it); its predicted time is the "Simulation time" it prints.
+# vmmcsim replays the same index on the same platform file (packet-level
+# fabric, NIC model, real firmware, msg).  Wall times are the whole
+# command's (process start, parsing, simulation), median of $RUNS runs.
+RP_PLATFORM=configs/myrinet-8.xml
+RP_HOSTS=workloads/traces/src/hostfile
+ROOT=$(pwd)
+RP_OUT=$(cd "$OUT" && pwd) # SMPI runs from the traces' folders
+RP_DIR="$RP_OUT/replay-traces"
+now() { date +%s.%N; }
+jtop() { # jtop FIELD < json: a field of vmmcsim replay --json before its per-rank list
+    sed -n "s/^[^[]*\"$1\":\([0-9.eE+-]*\).*/\1/p"
+}
+have_smpi=1
+command -v smpirun >/dev/null 2>&1 && command -v smpicc >/dev/null 2>&1 || have_smpi=0
+rm -rf "$RP_DIR"
+mkdir -p "$RP_DIR"
+RP_TRACES="ring:workloads/traces/ring/ring.txt halo:workloads/traces/halo/halo.txt colls:workloads/traces/colls/colls.txt"
+if [ $have_smpi = 1 ] && mkdir "$RP_DIR/halo-1000" &&
+    smpicc -O2 -o "$RP_DIR/halo-bin" workloads/traces/src/halo.c > /dev/null 2>&1 &&
+    (cd "$RP_DIR/halo-1000" && smpirun -trace-ti --cfg=tracing/filename:halo-1000.txt \
+        --cfg=smpi/simulate-computation:no -np 4 -platform "$ROOT/$RP_PLATFORM" \
+        -hostfile "$ROOT/$RP_HOSTS" ../halo-bin 1000 > /dev/null 2>&1); then
+    RP_TRACES="$RP_TRACES halo-1000:$RP_DIR/halo-1000/halo-1000.txt"
+elif [ $have_smpi = 1 ]; then
+    echo "(recording the 1000-iteration halo with smpirun failed: left out)"
+fi
+echo "trace,ranks,actions,smpi_predicted_s,vmmcsim_predicted_s,predicted_ratio,smpi_wall_s,vmmcsim_wall_s,smpi_actions_per_s,vmmcsim_actions_per_s,speed_ratio" > "$OUT/replay.csv"
+for spec in $RP_TRACES; do
+    name=${spec%%:*}
+    index=${spec#*:}
+    case $index in /*) ;; *) index="$ROOT/$index" ;; esac
+    : > "$OUT/replay_$name.runs"
+    i=0
+    while [ $i -lt "$RUNS" ]; do
+        t0=$(now)
+        "$V" replay --json --platform "$RP_PLATFORM" "$index" > "$OUT/replay_$name.json"
+        t1=$(now)
+        ts=""
+        if [ $have_smpi = 1 ]; then
+            np=$(jtop ranks < "$OUT/replay_$name.json")
+            # An SMPI failure leaves its columns empty (no "Simulation time").
+            (cd "$(dirname "$index")" && smpirun -np "$np" \
+                -platform "$ROOT/$RP_PLATFORM" -hostfile "$ROOT/$RP_HOSTS" \
+                -replay "$(basename "$index")" > "$RP_OUT/replay_${name}_smpi.log" 2>&1) || true
+            ts=$(now)
+        fi
+        echo "$t0 $t1 $ts" | awk '{printf "%.6f %s\n", $2-$1, ($3 == "" ? "" : sprintf("%.6f", $3-$2))}' >> "$OUT/replay_$name.runs"
+        i=$((i + 1))
+    done
+    ranks=$(jtop ranks < "$OUT/replay_$name.json")
+    actions=$(jtop actions < "$OUT/replay_$name.json")
+    vpred=$(jtop sim_time_s < "$OUT/replay_$name.json")
+    vwall=$(awk '{print $1}' "$OUT/replay_$name.runs" | median)
+    spred=""
+    swall=""
+    if [ $have_smpi = 1 ]; then
+        spred=$(sed -n 's/.*Simulation time \([0-9.eE+-]*\).*/\1/p' "$OUT/replay_${name}_smpi.log" | tail -n 1)
+        [ -z "$spred" ] || swall=$(awk '{print $2}' "$OUT/replay_$name.runs" | median)
+    fi
+    awk -v n="$name" -v r="$ranks" -v a="$actions" -v sp="$spred" -v vp="$vpred" -v sw="$swall" -v vw="$vwall" 'BEGIN {
+        printf "%s,%d,%d,%s,%.6f,%s,%s,%.3f,%s,%.0f,%s\n", n, r, a,
+            sp == "" ? "" : sprintf("%.6f", sp), vp,
+            sp == "" ? "" : sprintf("%.3f", vp / sp),
+            sw == "" ? "" : sprintf("%.3f", sw), vw,
+            sw == "" ? "" : sprintf("%.0f", a / sw), a / vw,
+            sw == "" ? "" : sprintf("%.3f", (a / vw) / (a / sw))
+    }' >> "$OUT/replay.csv"
+done
+show "$OUT/replay.csv"
+if [ $have_smpi = 0 ]; then
+    echo "(smpirun/smpicc not found: install libsimgrid-dev for the SMPI columns)"
+fi
+echo "(predicted_ratio: vmmcsim / SMPI; speed_ratio: vmmcsim's actions/s over SMPI's,"
+echo " the target being >= 0.33, within 3x.  CSV file in $OUT: replay.csv)"

@@ -22,4 +22,10 @@ int cli_bench(int argc, char **argv);
  * did not or the run failed, 2 for bad input. */
 int cli_exec(int argc, char **argv);
 
+/* vmmcsim replay [options] TRACE... (cli/replay.c): a SimGrid
+ * time-independent trace replayed on the simulated cluster, one rank per
+ * node.  0 ok, 1 the replay failed (deadlock, unmatched messages), 2 bad
+ * input (the trace's file, line and field are named). */
+int cli_replay(int argc, char **argv);
+
 #endif

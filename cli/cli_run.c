@@ -79,6 +79,8 @@ static void usage(FILE *f)
             "       vmmcsim exec -n N [--platform FILE] [--profile FILE] PROGRAM "
             "[args]\n"
             "                     (a C program built by build/vmmcsim-cc)\n"
+            "       vmmcsim replay [--platform FILE] [--json] TRACE...\n"
+            "                     (a SimGrid time-independent trace)\n"
             "       vmmcsim --help\n"
             "\n"
             "Runs real VMMC code on a simulated cluster and prints what it "
@@ -954,5 +956,7 @@ int cli_main(int argc, char **argv)
         return cli_bench(argc - 2, argv + 2);
     if (!strcmp(argv[1], "exec"))
         return cli_exec(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "replay"))
+        return cli_replay(argc - 2, argv + 2);
     return bad("unknown command '%s' (see vmmcsim --help)", argv[1]);
 }

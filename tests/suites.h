@@ -19,7 +19,8 @@
     X(register_cli_tests)                                                   \
     X(register_profile_tests)                                               \
     X(register_fuzz_regress_tests)                                          \
-    X(register_msg_tests)
+    X(register_msg_tests)                                                   \
+    X(register_replay_tests)
 
 #define TH_DECLARE_(fn) void fn(void);
 TH_SUITES(TH_DECLARE_)
