@@ -22,6 +22,7 @@ int fuzz_faults(const uint8_t *data, size_t size);
 int fuzz_cmdline(const uint8_t *data, size_t size);
 int fuzz_baseline(const uint8_t *data, size_t size);
 int fuzz_platform(const uint8_t *data, size_t size);
+int fuzz_trace(const uint8_t *data, size_t size);
 
 #ifdef VS_LIBFUZZER
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

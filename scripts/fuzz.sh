@@ -46,6 +46,7 @@ shipped_seeds() {
     case $1 in
     ini | profile) seed "$1" configs/*.ini ;;
     baseline) seed "$1" configs/baselines/*.json ;;
+    trace) seed "$1" workloads/traces/*/*_files/*.txt ;;
     platform)
         # Host and link names, one a line, as the platforms write them.
         seed "$1" configs/*.xml

@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/err.h"
 
@@ -214,6 +216,20 @@ static int read_index(struct replay__parser *P, const char *index,
         memcpy(p, index, dl);
         memcpy(p + dl, s, len + 1);
         v[k++] = p;
+        /* A file the index names but that is not there: say where the
+         * index names it. */
+        struct stat st;
+        if (access(p, R_OK) || stat(p, &st)) {
+            rc = replay__failf(P, "the trace file %s it lists: %s", p,
+                               strerror(errno));
+            break;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            rc = replay__failf(P, "the trace file %s it lists is not a "
+                                  "regular file",
+                               p);
+            break;
+        }
     }
     free(buf);
     fclose(f);

@@ -116,6 +116,7 @@ REPLAY_TEST_(faults)
 REPLAY_TEST_(cmdline)
 REPLAY_TEST_(baseline)
 REPLAY_TEST_(platform)
+REPLAY_TEST_(trace)
 #undef REPLAY_TEST_
 
 void register_fuzz_regress_tests(void)
@@ -127,4 +128,5 @@ void register_fuzz_regress_tests(void)
     th_add(s, "cmdline: tests/fuzz-regress/cmdline/", test_cmdline);
     th_add(s, "baseline: tests/fuzz-regress/baseline/", test_baseline);
     th_add(s, "platform: tests/fuzz-regress/platform/", test_platform);
+    th_add(s, "trace: tests/fuzz-regress/trace/", test_trace);
 }
