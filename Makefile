@@ -33,7 +33,8 @@ CWARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS := -std=c11 $(OPT) -g $(CWARN) -D_DEFAULT_SOURCE -I. -fPIC \
           -fno-semantic-interposition $(SANFLAGS) $(EXTRA_CFLAGS)
 DEPFLAGS = -MMD -MP
-LDLIBS := -lsimgrid -lm
+# -lev -lpthread: the emulated backend (emu/).
+LDLIBS := -lsimgrid -lev -lpthread -lm
 TEST_LDLIBS := -lcunit
 
 UTIL_SRC := $(wildcard util/*.c hw/*.c)
@@ -42,7 +43,9 @@ NICM_SRC := $(wildcard nicmodel/*.c)
 VMMC_SRC := $(wildcard vmmc/*.c)
 LIBS_SRC := $(wildcard libs/*/*.c)
 WL_SRC := $(wildcard workloads/*.c)
-CORE_SRC := $(UTIL_SRC) $(SIM_SRC) $(NICM_SRC) $(VMMC_SRC) $(LIBS_SRC) $(WL_SRC)
+EMU_SRC := $(wildcard emu/*.c)
+CORE_SRC := $(UTIL_SRC) $(SIM_SRC) $(NICM_SRC) $(VMMC_SRC) $(LIBS_SRC) $(WL_SRC) \
+            $(EMU_SRC)
 CLI_SRC := $(wildcard cli/*.c)
 # The fuzz harnesses are also linked into the test runner, which replays
 # tests/fuzz-regress/ through them (tests/fuzz/).

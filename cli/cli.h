@@ -22,6 +22,17 @@ int cli_bench(int argc, char **argv);
  * did not or the run failed, 2 for bad input. */
 int cli_exec(int argc, char **argv);
 
+/* vmmcsim emu --nodes N [options] WORKLOAD [opts] (cli/emu_launch.c): the
+ * workload on N emulated nodes, one local process each, in real time.  0 if
+ * every node exited 0, 1 if one failed, hung or was killed, 2 for bad
+ * input.  argv starts after the word "emu". */
+int cli_emu(int argc, char **argv);
+
+/* vmmcsim emu-node --cluster FILE --id K [options] WORKLOAD [opts]
+ * (cli/emu_cli.c): one node of an emulated cluster, for runs across
+ * machines.  0 ok, 1 the run failed, 2 bad input. */
+int cli_emu_node(int argc, char **argv);
+
 /* vmmcsim replay [options] TRACE... (cli/replay.c): a SimGrid
  * time-independent trace replayed on the simulated cluster, one rank per
  * node.  0 ok, 1 the replay failed (deadlock, unmatched messages), 2 bad

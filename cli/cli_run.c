@@ -81,6 +81,9 @@ static void usage(FILE *f)
             "                     (a C program built by build/vmmcsim-cc)\n"
             "       vmmcsim replay [--platform FILE] [--json] TRACE...\n"
             "                     (a SimGrid time-independent trace)\n"
+            "       vmmcsim emu --nodes N [options] WORKLOAD [options]\n"
+            "       vmmcsim emu-node --cluster FILE --id K [options] WORKLOAD ...\n"
+            "                     (emulated NICs, real time: vmmcsim emu --help)\n"
             "       vmmcsim --help\n"
             "\n"
             "Runs real VMMC code on a simulated cluster and prints what it "
@@ -958,5 +961,9 @@ int cli_main(int argc, char **argv)
         return cli_exec(argc - 2, argv + 2);
     if (!strcmp(argv[1], "replay"))
         return cli_replay(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "emu"))
+        return cli_emu(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "emu-node"))
+        return cli_emu_node(argc - 2, argv + 2);
     return bad("unknown command '%s' (see vmmcsim --help)", argv[1]);
 }

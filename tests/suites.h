@@ -20,7 +20,8 @@
     X(register_profile_tests)                                               \
     X(register_fuzz_regress_tests)                                          \
     X(register_msg_tests)                                                   \
-    X(register_replay_tests)
+    X(register_replay_tests)                                                \
+    X(register_emu_tests)
 
 #define TH_DECLARE_(fn) void fn(void);
 TH_SUITES(TH_DECLARE_)

@@ -1,0 +1,72 @@
+/*
+ * Internal to cli/emu_cli.c (options, one node) and cli/emu_launch.c (the
+ * launcher of local node processes): the emulator's commands.
+ */
+#ifndef CLI_EMU_CLI_H
+#define CLI_EMU_CLI_H
+
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "emu/emu.h"
+#include "nicmodel/profile.h"
+#include "workloads/wl.h"
+
+#define CLI__EMU_MAX_LOCAL 64 /* node processes one launcher starts */
+
+enum cli__emu_fmt { CLI__EMU_TABLE, CLI__EMU_CSV, CLI__EMU_JSON };
+
+/* The command line of emu or emu-node, parsed. */
+struct cli__emu_opts {
+    const char *cmd_prefix; /* "emu: " or "emu-node: " in messages */
+    int launcher;           /* emu (1) or emu-node (0) */
+    int nodes;
+    long base_port;
+    hw_time_t join_timeout, timeout, spin;
+    int timeout_set;
+    const char *timeout_text;
+    const char *profile;
+    char profile_buf[PATH_MAX];
+    const char *cluster;
+    int id;
+    enum cli__emu_fmt fmt;
+    int kill_node;
+    hw_time_t kill_after;
+    const char *kill_text;
+    const struct wl_def *wl;
+    struct wl_opts wopts;
+    struct nicm_profile prof;
+};
+
+/* The memory the launcher's node processes share (mapped before they fork,
+ * so at one address in all): the workloads' result record, and after it,
+ * at CLI__EMU_LOCK_OFF, the host lock. */
+struct cli__emu_observer {
+    atomic_int started; /* nodes whose program has started */
+    struct wl_shared sh;
+};
+#define CLI__EMU_LOCK_OFF ((sizeof(struct cli__emu_observer) + 63) / 64 * 64)
+
+/* One node to run. */
+struct cli__emu_node {
+    struct cli__emu_opts *o;
+    const struct emu_cluster *cl;
+    int id, sock_fd; /* sock_fd: a bound socket, or -1 */
+    int64_t epoch_ns;
+    struct cli__emu_observer *obs; /* the launcher's shared memory, or NULL */
+    struct emu_hostlock *lock;
+};
+
+/* Parses the command line (o->launcher and o->cmd_prefix set), the
+ * workload's options and the profile.  Returns 0, 2 (bad input, printed)
+ * or -1 (--help printed). */
+int cli__emu_parse(struct cli__emu_opts *o, int argc, char **argv);
+/* The profile's [msg] section into the workloads' record, as vmmcsim run
+ * does. */
+void cli__emu_msg_conf(struct wl_shared *sh, const struct nicm_profile *p);
+/* Runs one node to its end; returns its exit status (node 0 prints the
+ * results). */
+int cli__emu_run_node(struct cli__emu_node *x);
+
+#endif
