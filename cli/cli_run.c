@@ -58,6 +58,7 @@ struct cli {
     int nodes;                     /* --nodes */
     const char *timeline;          /* --timeline FILE */
     const struct nicm_profile *prof; /* the run's, once cl_run loaded it */
+    struct wl_latency lat;         /* message latencies (alltoall) */
     int nnodes;                    /* the run's */
     char *fault_log;               /* --record-faults: "drop@1.5,..." */
 };
@@ -603,7 +604,40 @@ static void report(const struct cl_report *rep, void *arg)
     }
 }
 
-static void print_rows(const struct cli *c)
+/* Latency percentiles per size class: JSON members or table lines. */
+static void print_latencies(struct cli *c, int json)
+{
+    struct wl_latency *l = &c->lat;
+    int first = 1;
+    for (int k = 0; k < WL_LAT_CLASSES; k++) {
+        if (!l->n[k])
+            continue;
+        uint64_t lo = k ? 1ull << k : 0, hi = (1ull << (k + 1)) - 1;
+        double p50 = wl_latency_quantile(l, k, 0.50),
+               p90 = wl_latency_quantile(l, k, 0.90),
+               p99 = wl_latency_quantile(l, k, 0.99),
+               mx = wl_latency_quantile(l, k, 1.0);
+        if (json)
+            printf("%s{\"size_from\":%" PRIu64 ",\"size_to\":%" PRIu64
+                   ",\"messages\":%zu,\"p50_us\":%.3f,\"p90_us\":%.3f,"
+                   "\"p99_us\":%.3f,\"max_us\":%.3f}",
+                   first ? ",\"latency_by_size\":[" : ",", lo, hi, l->n[k],
+                   p50, p90, p99, mx);
+        else
+            printf("%s  %8" PRIu64 " - %-8" PRIu64 " %9zu %10.3f %10.3f "
+                   "%10.3f %10.3f\n",
+                   first ? "\nmessage latency (issue to delivery, us) by "
+                           "size:\n      bytes from - to   messages        "
+                           "p50        p90        p99        max\n"
+                         : "",
+                   lo, hi, l->n[k], p50, p90, p99, mx);
+        first = 0;
+    }
+    if (json && !first)
+        printf("]");
+}
+
+static void print_rows(struct cli *c)
 {
     const struct wl_shared *sh = &c->sh;
     if (c->fmt == FMT_CSV) {
@@ -654,6 +688,7 @@ static void print_rows(const struct cli *c)
             printf(",\"fault_list\":\"%s\"", c->fault_log);
         if (c->stats_text) /* --stats: per NIC and per link */
             fputs(c->stats_text, stdout);
+        print_latencies(c, 1);
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
         printf(",\"sim_time_us\":%.3f,\"wall_s\":%.6f,\"events\":%" PRIu64
@@ -841,6 +876,7 @@ static int cmd_run(int argc, char **argv)
         goto out;
     }
     c.sh.opts = &c.wopts;
+    c.sh.lat = &c.lat;
     if (!c.platform)
         c.platform = cli__default_config(DEFAULT_PLATFORM, c.platform_buf,
                                     sizeof c.platform_buf);
@@ -924,6 +960,8 @@ static int cmd_run(int argc, char **argv)
     }
     if (c.stats_text && c.fmt == FMT_TABLE)
         fputs(c.stats_text, stdout);
+    if (c.fmt == FMT_TABLE && c.stats)
+        print_latencies(&c, 0);
     if (c.fmt == FMT_TABLE)
         printf("\nsimulated %.3f ms in %.2f s of wall time (%" PRIu64
                " events)\n",
@@ -932,6 +970,7 @@ static int cmd_run(int argc, char **argv)
 out:
     fflush(stdout);
     free(c.stats_text);
+    wl_latency_free(&c.lat);
     free_faults(&c);
     free(wargv);
     return rc;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sim/engine.h"
 #include "util/err.h"
@@ -222,7 +223,12 @@ int cl_run(struct cl_run *r, char *err, size_t errlen)
         }
         nicm_bind_proc(cl, i, p);
     }
-    struct sim_opts so = {.max_time = r->max_time};
+    /* Progress only where somebody watches: stderr is a terminal (and
+     * VMMCSIM_PROGRESS is not 0). */
+    const char *pe = getenv("VMMCSIM_PROGRESS");
+    struct sim_opts so = {.max_time = r->max_time,
+                          .progress = isatty(STDERR_FILENO) &&
+                                      !(pe && !strcmp(pe, "0"))};
     rc = sim_run(&so, err, errlen);
     if (rc == 0) /* every process ended: what they closed left nothing */
         for (int i = 0; i < r->nnodes; i++)

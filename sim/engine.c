@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -347,10 +348,46 @@ static struct {
     size_t errlen;
 } R;
 
+/* --- Progress on a terminal (sim_opts.progress) --- */
+
+static struct {
+    double start, last; /* wall seconds */
+    int shown;
+} P;
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void progress_tick(void)
+{
+    double now = wall_now();
+    if (now - P.last < 1.0)
+        return;
+    P.last = now;
+    P.shown = 1;
+    fprintf(stderr, "\rvmmcsim: simulated %.3f ms in %.1f s of wall time, "
+                    "%.2f M events/s   ",
+            (double)E.now / 1e9, now - P.start,
+            (double)E.processed / (now - P.start) / 1e6);
+    fflush(stderr);
+}
+
+static void progress_end(void)
+{
+    if (P.shown)
+        fprintf(stderr, "\r%78s\r", "");
+    P.shown = 0;
+}
+
 static void engine_main(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
+    P.start = P.last = wall_now();
     for (;;) {
         resume_woken();
         while (E.runnable > 0) {
@@ -391,7 +428,10 @@ static void engine_main(int argc, char **argv)
             break;
         }
         fire_next();
+        if (R.opts->progress && !(E.processed & 0xffff))
+            progress_tick();
     }
+    progress_end();
     if (R.rc != 0) {
         for (size_t i = 0; i < E.nprocs; i++)
             if (E.procs[i]->state != PROC_DONE)
@@ -401,7 +441,7 @@ static void engine_main(int argc, char **argv)
 
 int sim_run(const struct sim_opts *opts, char *err, size_t errlen)
 {
-    static const struct sim_opts defaults = {0, 0};
+    static const struct sim_opts defaults = {0, 0, 0};
     if (!opts)
         opts = &defaults;
     R.opts = opts;

@@ -66,6 +66,8 @@ typedef void (*sim_proc_main)(sim_proc *p, void *arg);
 struct sim_opts {
     sim_time_t max_time;  /* Give up past this simulated time (0 = none). */
     unsigned stack_kib;   /* Actor stack size, KiB (0 = 256). */
+    int progress;         /* every second of wall time, one line on stderr:
+                             simulated time, wall time, events/s */
 };
 
 /* Loads a SimGrid platform file and initialises SimGrid.  Call once per OS

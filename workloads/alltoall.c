@@ -166,6 +166,7 @@ struct node {
     uint32_t *sent_to;   /* per destination */
     /* What this node must receive, per source, in order. */
     uint32_t **expect_size;
+    uint32_t **expect_j; /* with latencies: its index in the sender's plan */
     uint32_t *expect_n, *got;
     uint64_t expect_total, got_total;
     unsigned char *src_buf[NSRC];
@@ -207,12 +208,14 @@ static int node_setup(struct node *s)
     s->imp_bar = calloc((size_t)n, sizeof *s->imp_bar);
     s->sent_to = calloc((size_t)n, sizeof *s->sent_to);
     s->expect_size = calloc((size_t)n, sizeof *s->expect_size);
+    s->expect_j = calloc((size_t)n, sizeof *s->expect_j);
     s->expect_n = calloc((size_t)n, sizeof *s->expect_n);
     s->got = calloc((size_t)n, sizeof *s->got);
     s->want = malloc(o->max_size);
     if (!s->in || !s->credit || !s->bar || !s->cred_out || !s->bar_out ||
         !s->imp || !s->imp_credit || !s->imp_bar || !s->sent_to ||
-        !s->expect_size || !s->expect_n || !s->got || !s->want) {
+        !s->expect_size || !s->expect_j || !s->expect_n || !s->got ||
+        !s->want) {
         wl_fail(env, "out of memory for %zu bytes of message slots", slots);
         return -1;
     }
@@ -239,20 +242,32 @@ static int node_setup(struct node *s)
         if (src == s->me) {
             s->plan = plan;
             s->nplan = m;
+            /* Latencies: when each of my messages was issued, where its
+             * receivers can read it (one OS process: the simulator). */
+            struct wl_latency *lat = env->sh->lat;
+            if (lat && !lat->issue) {
+                lat->issue = calloc((size_t)n, sizeof *lat->issue);
+                lat->nissue = lat->issue ? n : 0;
+            }
+            if (lat && lat->issue && s->me < lat->nissue)
+                lat->issue[s->me] = calloc(m ? m : 1, sizeof(double));
             continue;
         }
         uint32_t cnt = 0;
         for (uint64_t j = 0; j < m; j++)
             cnt += plan[j].dst == s->me;
         s->expect_size[src] = calloc(cnt ? cnt : 1, sizeof(uint32_t));
-        if (!s->expect_size[src]) {
+        s->expect_j[src] = calloc(cnt ? cnt : 1, sizeof(uint32_t));
+        if (!s->expect_size[src] || !s->expect_j[src]) {
             free(plan);
             wl_fail(env, "out of memory for the plan");
             return -1;
         }
         for (uint64_t j = 0; j < m; j++)
-            if (plan[j].dst == s->me)
+            if (plan[j].dst == s->me) {
+                s->expect_j[src][s->expect_n[src]] = (uint32_t)j;
                 s->expect_size[src][s->expect_n[src]++] = plan[j].size;
+            }
         s->expect_total += cnt;
         free(plan);
     }
@@ -326,6 +341,9 @@ static int send_next(struct node *s)
     }
     uint32_t k = s->sent_to[m->dst]++;
     content(s->src_buf[b], m->size, s->o, s->me, m->dst, k);
+    struct wl_latency *lat = s->env->sh->lat;
+    if (lat && lat->issue && lat->issue[s->me])
+        lat->issue[s->me][s->next] = (double)s->env->host->ops->now(s->env->host);
     int rc = vmmc_send(s->ctx, s->imp[m->dst], slot_off(s, s->me, k),
                        s->src_buf[b], m->size, VMMC_SEND_NOTIFY, &s->req[b]);
     s->next++;
@@ -374,6 +392,12 @@ static void receive(struct node *s, const struct vmmc_notification *note)
         ctr->bytes_outside_changed += changed(slot + size, past, CANARY);
         memset(slot, CANARY, size + past);
     }
+    struct wl_latency *lat = s->env->sh->lat;
+    if (lat && lat->issue && src < lat->nissue && lat->issue[src]) {
+        hw_host *h = s->env->host;
+        double t0 = lat->issue[src][s->expect_j[src][k]];
+        wl_latency_add(lat, size, ((double)h->ops->now(h) - t0) / 1e6);
+    }
     s->got[src]++;
     s->got_total++;
     ctr->messages_delivered++;
@@ -418,7 +442,10 @@ static void node_free(struct node *s)
         free(s->src_buf[i]);
     for (int i = 0; s->expect_size && i < s->n; i++)
         free(s->expect_size[i]);
+    for (int i = 0; s->expect_j && i < s->n; i++)
+        free(s->expect_j[i]);
     free(s->expect_size);
+    free(s->expect_j);
     free(s->in_raw);
     free(s->credit);
     free(s->bar);

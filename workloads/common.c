@@ -165,3 +165,53 @@ void *wl_alloc_pages(size_t size)
         memset(p, 0, rounded ? rounded : 4096);
     return p;
 }
+
+int wl_latency_class(uint64_t size)
+{
+    int k = 0;
+    while (size > 1 && k < WL_LAT_CLASSES - 1) {
+        size >>= 1;
+        k++;
+    }
+    return k;
+}
+
+void wl_latency_add(struct wl_latency *l, uint64_t size, double us)
+{
+    int k = wl_latency_class(size);
+    if (l->n[k] == l->cap[k]) {
+        size_t cap = l->cap[k] ? 2 * l->cap[k] : 64;
+        double *v = realloc(l->us[k], cap * sizeof *v);
+        if (!v)
+            return; /* a statistic, not a result: a sample fewer */
+        l->us[k] = v;
+        l->cap[k] = cap;
+    }
+    l->us[k][l->n[k]++] = us;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+double wl_latency_quantile(struct wl_latency *l, int k, double q)
+{
+    size_t n = l->n[k];
+    if (!n)
+        return 0;
+    qsort(l->us[k], n, sizeof *l->us[k], cmp_double);
+    size_t i = (size_t)(q * (double)n + 0.999999);
+    return l->us[k][i ? (i > n ? n : i) - 1 : 0];
+}
+
+void wl_latency_free(struct wl_latency *l)
+{
+    for (int k = 0; k < WL_LAT_CLASSES; k++)
+        free(l->us[k]);
+    for (int i = 0; l->issue && i < l->nissue; i++)
+        free(l->issue[i]);
+    free(l->issue);
+    memset(l, 0, sizeof *l);
+}

@@ -54,11 +54,24 @@ struct wl_msg_conf {
     uint32_t eager_limit, ring_slots, copy_MBps;
 };
 
+/* Message latencies by size class, for percentiles (workloads/common.c):
+ * class k holds sizes in [2^k, 2^(k+1)) (class 0 also size 0).  Recorded
+ * when the runner provides one (the simulator: every node in one OS
+ * process). */
+#define WL_LAT_CLASSES 40
+struct wl_latency {
+    double *us[WL_LAT_CLASSES];
+    size_t n[WL_LAT_CLASSES], cap[WL_LAT_CLASSES];
+    double **issue; /* alltoall: per sender, when it issued each message */
+    int nissue;
+};
+
 /* What all instances of one run share (the simulator runs them in one OS
  * process; node 0 writes the rows). */
 struct wl_shared {
     const struct wl_opts *opts;
     struct wl_msg_conf msg;
+    struct wl_latency *lat; /* NULL: latencies are not recorded */
     struct wl_row rows[WL_MAX_SIZES];
     int nrows;
     int failed; /* set by any node that found an error */
@@ -102,5 +115,12 @@ void *wl_alloc_pages(size_t size);
 int wl_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* Fills data with a pattern determined by (seed, tag). */
 void wl_pattern(void *data, size_t len, uint64_t seed, uint32_t tag);
+
+/* Records one message's latency; the size class of a size. */
+void wl_latency_add(struct wl_latency *l, uint64_t size, double us);
+int wl_latency_class(uint64_t size);
+/* The q-quantile (0..1) of class k, sorting its samples (nearest rank). */
+double wl_latency_quantile(struct wl_latency *l, int k, double q);
+void wl_latency_free(struct wl_latency *l);
 
 #endif

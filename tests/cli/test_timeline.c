@@ -2,7 +2,8 @@
  * --timeline FILE and --stats --json: the Chrome trace-event file is
  * complete JSON in form, has a named track per NIC engine and per link,
  * each track's intervals are in time order without overlap, and each
- * track's durations add up to the busy time --stats reports for it.
+ * track's durations add up to the busy time --stats reports for it; the
+ * per-size latency percentiles count every message once, in order.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <CUnit/CUnit.h>
@@ -101,9 +102,45 @@ static void test_timeline(void)
                    "/nonexistent/dir/t.json", (char *)NULL);
 }
 
+/* Latency percentiles per size class: every delivered message counted
+ * once, in the class of its size, quantiles in order; the same run gives
+ * the same figures. */
+static void test_latency_by_size(void)
+{
+    static struct cli_result r, again;
+    run_cli(&r, "run", "--json", "--platform", TH_PLATFORM_8, "alltoall",
+            "--messages", "200", "--max-size", "4K", (char *)NULL);
+    CU_ASSERT_EQUAL_FATAL(r.status, 0);
+    const char *p = strstr(r.out, "\"latency_by_size\":[");
+    CU_ASSERT_FATAL(p != NULL);
+    double total = 0, last_to = -1;
+    int classes = 0;
+    for (const char *e = strstr(p, "{\"size_from\""); e;
+         e = strstr(e + 1, "{\"size_from\"")) {
+        double from = num_after(e, "size_from"), to = num_after(e, "size_to");
+        double p50 = num_after(e, "p50_us"), p90 = num_after(e, "p90_us"),
+               p99 = num_after(e, "p99_us"), mx = num_after(e, "max_us");
+        CU_ASSERT(from > last_to && to >= from && to <= 4096 * 2);
+        CU_ASSERT(p50 > 0 && p50 <= p90 && p90 <= p99 && p99 <= mx);
+        total += num_after(e, "messages");
+        last_to = to;
+        classes++;
+    }
+    CU_ASSERT(classes >= 8);
+    CU_ASSERT_DOUBLE_EQUAL(total, num_after(r.out, "messages_delivered"),
+                           0.5);
+    CU_ASSERT_DOUBLE_EQUAL(total, 200, 0.5);
+    run_cli(&again, "run", "--json", "--platform", TH_PLATFORM_8, "alltoall",
+            "--messages", "200", "--max-size", "4K", (char *)NULL);
+    const char *q = strstr(again.out, "\"latency_by_size\":[");
+    CU_ASSERT_FATAL(q != NULL);
+    CU_ASSERT_EQUAL(strncmp(p, q, (size_t)(strchr(p, ']') - p)), 0);
+}
+
 void register_timeline_tests(void);
 void register_timeline_tests(void)
 {
     CU_pSuite s = th_suite("timeline");
     th_add(s, "--timeline tracks match --stats", test_timeline);
+    th_add(s, "latency percentiles per message size", test_latency_by_size);
 }
