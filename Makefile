@@ -57,7 +57,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 CLI_LIB_OBJ := $(filter-out $(BUILD)/cli/main.o,$(CLI_OBJ))
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all run test bench check-deps clean deps format mutants fuzz fuzz-build sweep-10k
+.PHONY: all run test bench check-deps clean deps format mutants fuzz fuzz-build sweep-10k plots
 all: $(BUILD)/vmmcsim $(BUILD)/vmmcsim-tests $(BUILD)/vmmcsim-cc
 
 # Objects depend on the Makefile too: a change of flags rebuilds them.
@@ -108,6 +108,12 @@ bench: deps
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)-bench \
 	    EXTRA_CFLAGS="$(EXTRA_CFLAGS) -DVS_NO_INVARIANTS" $(BUILD)-bench/vmmcsim
 	BENCH_OUT=$(BUILD)/bench sh bench/run.sh $(BUILD)-bench
+
+# Latency and bandwidth curves per profile, as PNG (gnuplot-nox).
+plots:
+	@sh scripts/deps.sh --plots
+	@$(MAKE) --no-print-directory $(BUILD)/vmmcsim
+	sh scripts/plots.sh $(BUILD)
 
 # The issue's sweep target: 10,000 seeds of the faulty 8-node all-to-all
 # (the reliability scenario), with every invariant checked.

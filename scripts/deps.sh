@@ -3,10 +3,12 @@
 # the missing ones when run as root (else says which command to run).
 # Silent with exit 0 when everything is present.  With --fuzz: also clang
 # and its libFuzzer/sanitizer runtimes, for `make fuzz` only (they are
-# large, so `make test` does not ask for them).
+# large, so `make test` does not ask for them); with --plots: gnuplot.
 
 PKGS="pkg-config libsimgrid-dev libev-dev libcunit1-dev"
 [ "$1" = --fuzz ] && PKGS="$PKGS clang libclang-rt-14-dev"
+# --plots: gnuplot without X, for `make plots` only.
+[ "$1" = --plots ] && PKGS="$PKGS gnuplot-nox"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "vmmcsim: dpkg-query not found; cannot check packages (a Debian/Ubuntu system is expected)." >&2
