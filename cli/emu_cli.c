@@ -60,6 +60,7 @@ struct node_result {
     uint64_t retransmits, timeouts, peer_failures, refused;
     uint64_t utlb_hits, utlb_misses;
     uint64_t tx, rx, malformed, unknown;
+    uint64_t fault[4]; /* injected by the shim: drop, corrupt, dup, reorder */
 };
 
 _Static_assert(sizeof(struct node_result) <= EMU_CTRL_MAX,
@@ -96,6 +97,70 @@ static int parse_long(const char *s, long min, long max, long *out)
     return 0;
 }
 
+static int parse_probability(const struct cli__emu_opts *o,
+                             const char *item, const char *v, double *out)
+{
+    char *end;
+    errno = 0;
+    double p = strtod(v, &end);
+    if (!*v || end == v || *end || errno || !(p >= 0 && p <= 1))
+        return bad("option --faults: %s: '%s' is not a probability in "
+                   "[0, 1]",
+                   item, v);
+    *out = p;
+    return 0;
+}
+
+/* --faults SPEC, the items of vmmcsim run --faults that apply to datagrams:
+ * drop, corrupt, dup, reorder (probabilities), reorder_delay_max (a time).
+ * Returns 0 or 2 after printing the error, which names the item. */
+static int parse_faults(struct cli__emu_opts *o, const char *spec)
+{
+    struct emu_faults *f = &o->faults;
+    const char *s = spec;
+    for (;;) {
+        size_t n = strcspn(s, ",");
+        char item[256], key[256];
+        snprintf(item, sizeof item, "%.*s", (int)(n < 255 ? n : 255), s);
+        const char *eq = strchr(item, '=');
+        if (!n)
+            return bad("option --faults: empty item (want a comma list like "
+                       "drop=0.01,dup=0.001)");
+        if (!eq)
+            return bad("option --faults: '%s' is not KEY=VALUE", item);
+        snprintf(key, sizeof key, "%.*s", (int)(eq - item), item);
+        const char *v = eq + 1;
+        int rc = 0;
+        if (!strcmp(key, "drop"))
+            rc = parse_probability(o, item, v, &f->drop);
+        else if (!strcmp(key, "corrupt"))
+            rc = parse_probability(o, item, v, &f->corrupt);
+        else if (!strcmp(key, "dup"))
+            rc = parse_probability(o, item, v, &f->dup);
+        else if (!strcmp(key, "reorder"))
+            rc = parse_probability(o, item, v, &f->reorder);
+        else if (!strcmp(key, "reorder_delay_max")) {
+            if (parse_time(v, &f->reorder_delay_max) ||
+                f->reorder_delay_max <= 0)
+                rc = bad("option --faults: %s: '%s' is not a time like 2ms",
+                         item, v);
+        } else if (!strcmp(key, "down") || !strcmp(key, "nicdown"))
+            rc = bad("option --faults: %s: %s= is not supported on the "
+                     "emulator yet (only drop, corrupt, dup, reorder, "
+                     "reorder_delay_max)",
+                     item, key);
+        else
+            rc = bad("option --faults: unknown key '%s' in '%s' (keys: drop, "
+                     "corrupt, dup, reorder, reorder_delay_max)",
+                     key, item);
+        if (rc)
+            return rc;
+        if (!s[n])
+            return 0;
+        s += n + 1;
+    }
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -126,6 +191,11 @@ static void usage(FILE *f)
             "                     waiting for the peers at the end after T\n"
             "  --spin T           a waiting host spins T before it sleeps (0)\n"
             "  --seed N, --csv, --json, --log SPEC   as for vmmcsim run\n"
+            "  --faults SPEC      drop=P,corrupt=P,dup=P,reorder=P,"
+            "reorder_delay_max=T:\n"
+            "                     faults on each node's sent datagrams, "
+            "seeded by --seed\n"
+            "                     and the node (reorder holds up to T, 2ms)\n"
             "  --base-port P      emu: nodes listen on 127.0.0.1:P..P+N-1 "
             "(default:\n"
             "                     ports the system picks)\n"
@@ -163,7 +233,8 @@ int cli__emu_parse(struct cli__emu_opts *o, int argc, char **argv)
         static const char *const valued[] = {
             "--nodes",     "--base-port", "--join-timeout", "--timeout",
             "--spin",      "--profile",   "--seed",         "--log",
-            "--kill-node", "--cluster",   "--id",           NULL};
+            "--kill-node", "--cluster",   "--id",           "--faults",
+            NULL};
         int k = 0;
         while (valued[k] && strcmp(valued[k], a))
             k++;
@@ -251,6 +322,9 @@ int cli__emu_parse(struct cli__emu_opts *o, int argc, char **argv)
             }
             o->kill_node = (int)num;
             o->kill_text = v;
+        } else if (k == 11) {
+            if (parse_faults(o, v))
+                goto out;
         } else if (k == 9) {
             o->cluster = v;
         } else {
@@ -294,6 +368,7 @@ int cli__emu_parse(struct cli__emu_opts *o, int argc, char **argv)
         goto out;
     }
     o->wopts.seed = seed;
+    o->faults.seed = seed;
     if (!o->profile)
         o->profile = cli__default_config(DEFAULT_PROFILE, o->profile_buf,
                                          sizeof o->profile_buf);
@@ -350,17 +425,31 @@ static void fill_result(struct node_result *r, int id,
     for (int i = 1; i < EMU_WIRE_NSTATUS; i++)
         r->malformed += s->rx_bad[i];
     r->unknown = s->rx_unknown + s->rx_foreign;
+    r->fault[0] = s->fault_drop;
+    r->fault[1] = s->fault_corrupt;
+    r->fault[2] = s->fault_dup;
+    r->fault[3] = s->fault_reorder;
 }
 
 struct totals {
     struct wl_counters ctr;
     uint64_t retransmits, timeouts, peer_failures, refused;
     uint64_t utlb_hits, utlb_misses, tx, rx, malformed, unknown;
+    uint64_t fault[4];
 };
+
+static const char *const fault_name[4] = {"dropped", "corrupted",
+                                          "duplicated", "reordered"};
+
+static int faults_on(const struct emu_faults *f)
+{
+    return f->drop > 0 || f->corrupt > 0 || f->dup > 0 || f->reorder > 0;
+}
 
 static void print_rows(const struct cli__emu_opts *o,
                        const struct wl_shared *sh, const struct totals *t,
-                       int nnodes, double wall_s, const char *where)
+                       const struct node_result *all, int nnodes,
+                       double wall_s, const char *where)
 {
     if (o->fmt == CLI__EMU_CSV) {
         printf("size_bytes,latency_us,bandwidth_MBps\n");
@@ -398,11 +487,22 @@ static void print_rows(const struct cli__emu_opts *o,
                ",\"utlb_hits\":%" PRIu64 ",\"utlb_misses\":%" PRIu64
                ",\"datagrams_sent\":%" PRIu64 ",\"datagrams_received\":%" PRIu64
                ",\"datagrams_malformed\":%" PRIu64
-               ",\"datagrams_unknown\":%" PRIu64
-               ",\"wall_s\":%.6f,\"peak_rss_kb\":%ld}\n",
+               ",\"datagrams_unknown\":%" PRIu64,
                t->retransmits, t->timeouts, t->peer_failures, t->refused,
                t->utlb_hits, t->utlb_misses, t->tx, t->rx, t->malformed,
-               t->unknown, wall_s, ru.ru_maxrss);
+               t->unknown);
+        printf(",\"faults_dropped\":%" PRIu64 ",\"faults_corrupted\":%" PRIu64
+               ",\"faults_duplicated\":%" PRIu64
+               ",\"faults_reordered\":%" PRIu64 ",\"faults_by_node\":[",
+               t->fault[0], t->fault[1], t->fault[2], t->fault[3]);
+        for (int i = 0; i < nnodes; i++)
+            printf("%s{\"node\":%d,\"dropped\":%" PRIu64
+                   ",\"corrupted\":%" PRIu64 ",\"duplicated\":%" PRIu64
+                   ",\"reordered\":%" PRIu64 "}",
+                   i ? "," : "", i, all[i].fault[0], all[i].fault[1],
+                   all[i].fault[2], all[i].fault[3]);
+        printf("],\"wall_s\":%.6f,\"peak_rss_kb\":%ld}\n", wall_s,
+               ru.ru_maxrss);
         return;
     }
     printf("vmmcsim emu %s%s %s, profile %s, seed %" PRIu64 "\n", o->wl->name,
@@ -426,6 +526,18 @@ static void print_rows(const struct cli__emu_opts *o,
     printf("datagrams dropped: %" PRIu64 " malformed, %" PRIu64
            " from unknown nodes\n",
            t->malformed, t->unknown);
+    if (faults_on(&o->faults)) {
+        printf("faults injected: %" PRIu64 " dropped, %" PRIu64
+               " corrupted, %" PRIu64 " duplicated, %" PRIu64 " reordered\n",
+               t->fault[0], t->fault[1], t->fault[2], t->fault[3]);
+        for (int i = 0; i < nnodes; i++) {
+            printf("  node %d:", i);
+            for (int j = 0; j < 4; j++)
+                printf("%s %" PRIu64 " %s", j ? "," : "", all[i].fault[j],
+                       fault_name[j]);
+            printf("\n");
+        }
+    }
     printf("\nreal time: %.3f s on %d node processes\n", wall_s, nnodes);
 }
 
@@ -470,6 +582,8 @@ static int report(struct cli__emu_node *x, const struct node_result *all,
         t.rx += res.rx;
         t.malformed += res.malformed;
         t.unknown += res.unknown;
+        for (int j = 0; j < 4; j++)
+            t.fault[j] += res.fault[j];
     }
     if (failed || sh->failed)
         return 1;
@@ -479,7 +593,7 @@ static int report(struct cli__emu_node *x, const struct node_result *all,
     else
         snprintf(where, sizeof where, "on the %d nodes of %s", x->cl->n,
                  x->cl->path);
-    print_rows(o, sh, &t, x->cl->n, wall_s, where);
+    print_rows(o, sh, &t, all, x->cl->n, wall_s, where);
     if (!x->obs && o->fmt == CLI__EMU_TABLE && x->cl->n > 1 &&
         strcmp(o->wl->name, "pingpong"))
         printf("note: rows that combine several nodes' measurements need "
@@ -510,6 +624,7 @@ static void fill_config(struct emu_config *cfg, const struct cli__emu_node *x)
     cfg->spin = x->o->spin;
     cfg->epoch_ns = x->epoch_ns;
     cfg->hostlock = x->lock;
+    cfg->faults = x->o->faults;
 }
 
 void cli__emu_msg_conf(struct wl_shared *sh, const struct nicm_profile *p)

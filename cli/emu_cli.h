@@ -34,6 +34,7 @@ struct cli__emu_opts {
     int kill_node;
     hw_time_t kill_after;
     const char *kill_text;
+    struct emu_faults faults; /* --faults (the seed is --seed) */
     const struct wl_def *wl;
     struct wl_opts wopts;
     struct nicm_profile prof;

@@ -141,6 +141,22 @@ void emu_hostlock_release(struct emu_hostlock *l);
 
 /* ---- A node ---- */
 
+/* The fault shim (emu/nic.c): what happens to the firmware's packets (DATA
+ * datagrams) on the sending side, in the NIC thread, just before they go
+ * to the socket.  Probabilities per datagram, drawn in this order: drop (it
+ * is not sent); corrupt (one bit of the payload flipped after the checksum
+ * was computed, so the receiver discards and counts it); dup (sent twice);
+ * reorder (held for 1 ps .. reorder_delay_max of real time, then sent, so
+ * later datagrams overtake it).  Decisions come from a xoshiro256**
+ * generator seeded from seed and the node id: the same seed makes the same
+ * decisions for the same sequence of sends (the timing is real). */
+struct emu_faults {
+    double drop, corrupt, dup, reorder;
+    hw_time_t reorder_delay_max; /* <= 0: EMU_REORDER_DELAY_DEFAULT */
+    uint64_t seed;
+};
+#define EMU_REORDER_DELAY_DEFAULT (2 * HW_MS)
+
 /* What a node needs to know.  The NIC numbers come from a profile, which
  * cli/ reads (emu/ does not include nicmodel/). */
 struct emu_config {
@@ -164,6 +180,7 @@ struct emu_config {
                                  when the node opens); nodes of one machine that
                                  compare times share it */
     struct emu_hostlock *hostlock; /* NULL: none */
+    struct emu_faults faults;      /* all zero: none */
 };
 
 /* Counters of the emulated NIC (read them after emu_node_stop). */
@@ -179,6 +196,8 @@ struct emu_stats {
     uint64_t fw_upcalls, timers, host_wakeups, interrupts;
     uint64_t charged[HW_FW_NCOSTS]; /* what the firmware charged, by class */
     uint64_t sram_peak;
+    /* Faults the shim injected into this node's sends, by kind. */
+    uint64_t fault_drop, fault_corrupt, fault_dup, fault_reorder;
 };
 
 typedef struct emu_node emu_node;

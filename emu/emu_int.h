@@ -45,6 +45,16 @@ struct emu__pio {
     unsigned char data[EMU__PIO_BYTES];
 };
 
+/* A datagram the fault shim holds back (reorder). */
+struct emu__held {
+    ev_timer w;
+    struct emu_node *n;
+    struct emu__held *prev, *next;
+    int dst;
+    size_t len;
+    unsigned char data[]; /* header and payload */
+};
+
 struct emu__result {
     int have;
     size_t len;
@@ -83,6 +93,10 @@ struct emu_node {
     uint64_t sram_used, sram_base;
     struct emu__timer *timers;
     struct emu_stats st;
+    int faulty;            /* cfg.faults has a non-zero probability */
+    uint64_t rng[4];       /* the fault shim's generator */
+    unsigned char *tx_raw; /* a corrupted datagram as it leaves */
+    struct emu__held *held; /* datagrams the shim holds back */
 
     /* ---- Host to NIC: programmed I/O ---- */
     pthread_mutex_t pio_m;
@@ -120,7 +134,8 @@ struct emu_node {
 
 /* ---- nic.c ---- */
 /* Sends one datagram of type to node dst (from the loop thread, or before
- * it starts). */
+ * it starts).  DATA datagrams pass the fault shim (cfg.faults) first; they
+ * are only sent from firmware upcalls, on the loop thread. */
 void emu__send(struct emu_node *n, int type, int dst, const void *payload,
                size_t len);
 /* The NIC wrote host memory or interrupted: wake the host if it waits. */

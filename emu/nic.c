@@ -12,7 +12,9 @@
  * not its node's, is counted and dropped.  When every receive buffer is
  * held by the firmware the socket is left unread (the kernel queues, then
  * drops, and the firmware's reliable link recovers), as a NIC without a
- * free buffer stops its receive DMA.
+ * free buffer stops its receive DMA.  The fault shim (struct emu_faults)
+ * drops, corrupts, duplicates or holds back the firmware's datagrams just
+ * before they go to the socket.
  */
 #define _GNU_SOURCE
 #include <assert.h>
@@ -117,15 +119,12 @@ void emu__notify_host(struct emu_node *n)
 
 /* ---- Datagrams ---- */
 
-void emu__send(struct emu_node *n, int type, int dst, const void *payload,
-               size_t len)
+/* One datagram, header and payload, to node dst. */
+static void send_raw(struct emu_node *n, int dst, const void *hdr,
+                     size_t hdrlen, const void *payload, size_t len)
 {
     const struct emu_peer *p = &n->cl->peers[dst];
-    struct emu_wire_hdr h = {EMU_WIRE_VERSION, (uint8_t)type, (uint16_t)n->self,
-                             (uint16_t)dst,    (uint32_t)len, n->cl->id};
-    unsigned char hdr[EMU_WIRE_HDR];
-    emu_wire_header(hdr, &h, payload);
-    struct iovec iov[2] = {{hdr, EMU_WIRE_HDR}, {(void *)payload, len}};
+    struct iovec iov[2] = {{(void *)hdr, hdrlen}, {(void *)payload, len}};
     struct msghdr mh;
     memset(&mh, 0, sizeof mh);
     mh.msg_name = (void *)&p->addr;
@@ -147,6 +146,133 @@ void emu__send(struct emu_node *n, int type, int dst, const void *payload,
         n->send_errno[dst] = errno;
         pthread_mutex_unlock(&n->ctl_m);
     }
+}
+
+/* ---- The fault shim ----
+ *
+ * xoshiro256** seeded through splitmix64 (as nicmodel/faults.c), one
+ * stream per node; drawn only on the loop thread (DATA datagrams leave
+ * from firmware upcalls) and only for non-zero probabilities. */
+
+static uint64_t splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static inline uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t rng_next(uint64_t s[4])
+{
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+static int chance(struct emu_node *n, double p)
+{
+    if (!(p > 0))
+        return 0;
+    return (double)(rng_next(n->rng) >> 11) * 0x1.0p-53 < p;
+}
+
+static void held_unlink(struct emu_node *n, struct emu__held *h)
+{
+    if (h->prev)
+        h->prev->next = h->next;
+    else
+        n->held = h->next;
+    if (h->next)
+        h->next->prev = h->prev;
+}
+
+static void held_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct emu__held *h = w->data;
+    struct emu_node *n = h->n;
+    held_unlink(n, h);
+    send_raw(n, h->dst, h->data, h->len, NULL, 0);
+    free(h);
+}
+
+/* Holds a datagram back for a random time, then sends it. */
+static void hold(struct emu_node *n, int dst, const unsigned char *hdr,
+                 const void *payload, size_t len)
+{
+    hw_time_t max = n->cfg.faults.reorder_delay_max > 0
+                        ? n->cfg.faults.reorder_delay_max
+                        : EMU_REORDER_DELAY_DEFAULT;
+    hw_time_t delay = 1 + (hw_time_t)(rng_next(n->rng) % (uint64_t)max);
+    struct emu__held *h = malloc(sizeof *h + EMU_WIRE_HDR + len);
+    if (!h) { /* no memory to hold it: send it now */
+        send_raw(n, dst, hdr, EMU_WIRE_HDR, payload, len);
+        return;
+    }
+    h->n = n;
+    h->dst = dst;
+    h->len = EMU_WIRE_HDR + len;
+    memcpy(h->data, hdr, EMU_WIRE_HDR);
+    if (len)
+        memcpy(h->data + EMU_WIRE_HDR, payload, len);
+    ev_now_update(n->loop);
+    ev_timer_init(&h->w, held_cb, (double)delay / 1e12, 0.);
+    h->w.data = h;
+    ev_timer_start(n->loop, &h->w);
+    h->prev = NULL;
+    h->next = n->held;
+    if (n->held)
+        n->held->prev = h;
+    n->held = h;
+}
+
+void emu__send(struct emu_node *n, int type, int dst, const void *payload,
+               size_t len)
+{
+    struct emu_wire_hdr h = {EMU_WIRE_VERSION, (uint8_t)type, (uint16_t)n->self,
+                             (uint16_t)dst,    (uint32_t)len, n->cl->id};
+    unsigned char hdr[EMU_WIRE_HDR];
+    emu_wire_header(hdr, &h, payload);
+    if (!n->faulty || type != EMU_PKT_DATA || !len) {
+        send_raw(n, dst, hdr, EMU_WIRE_HDR, payload, len);
+        return;
+    }
+    const struct emu_faults *f = &n->cfg.faults;
+    if (chance(n, f->drop)) {
+        n->st.fault_drop++;
+        return;
+    }
+    if (chance(n, f->corrupt)) {
+        /* After the checksum: the receiver's check finds it. */
+        uint64_t bit = rng_next(n->rng) % ((uint64_t)len * 8);
+        memcpy(n->tx_raw, payload, len);
+        n->tx_raw[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+        payload = n->tx_raw;
+        n->st.fault_corrupt++;
+    }
+    int dup = chance(n, f->dup);
+    if (dup)
+        n->st.fault_dup++;
+    if (chance(n, f->reorder)) {
+        n->st.fault_reorder++;
+        hold(n, dst, hdr, payload, len);
+    } else {
+        send_raw(n, dst, hdr, EMU_WIRE_HDR, payload, len);
+    }
+    if (dup) /* the copy right behind (or ahead of a held original) */
+        send_raw(n, dst, hdr, EMU_WIRE_HDR, payload, len);
 }
 
 static int same_addr(const struct sockaddr_storage *a, socklen_t alen,
@@ -628,10 +754,16 @@ int emu_node_open(emu_node **out, const struct emu_config *cfg, char *err,
         EMU_WIRE_HDR +
         (cfg->max_packet > EMU_CTRL_MAX ? cfg->max_packet : EMU_CTRL_MAX);
     n->rx_raw = malloc(n->rx_raw_len);
+    n->tx_raw = malloc(cfg->max_packet);
+    const struct emu_faults *f = &cfg->faults;
+    n->faulty = f->drop > 0 || f->corrupt > 0 || f->dup > 0 || f->reorder > 0;
+    uint64_t sm = f->seed ^ (0xD1B54A32D192ED03ull * (uint64_t)(n->self + 1));
+    for (int i = 0; i < 4; i++)
+        n->rng[i] = splitmix64(&sm);
     n->rx_mem = malloc(rxbytes);
     n->rx_free = calloc(cfg->recv_buffers, sizeof *n->rx_free);
     n->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV);
-    if (!n->rx_raw || !n->rx_mem || !n->rx_free || !n->loop ||
+    if (!n->rx_raw || !n->tx_raw || !n->rx_mem || !n->rx_free || !n->loop ||
         emu__ctrl_init(n)) {
         snprintf(err, errlen, "node %d: out of memory", n->self);
         rc = VS_ENOMEM;
@@ -713,6 +845,13 @@ void emu_node_close(emu_node *n)
             ev_timer_stop(n->loop, &t->w);
         free(t);
     }
+    while (n->held) { /* held back by the shim, never sent */
+        struct emu__held *h = n->held;
+        n->held = h->next;
+        if (n->loop)
+            ev_timer_stop(n->loop, &h->w);
+        free(h);
+    }
     while (n->tq_head) {
         struct emu__task *t = n->tq_head;
         n->tq_head = t->next;
@@ -729,6 +868,7 @@ void emu_node_close(emu_node *n)
         close(n->fd);
     emu__ctrl_fini(n);
     free(n->rx_raw);
+    free(n->tx_raw);
     free(n->rx_mem);
     free(n->rx_free);
     pthread_mutex_destroy(&n->pio_m);

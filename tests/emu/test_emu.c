@@ -507,6 +507,76 @@ static void test_emu_alltoall(void)
     CU_ASSERT_EQUAL(th_json_num(out, "nodes"), 4);
 }
 
+/* The fault shim: every message still arrives whole, the faults were
+ * injected (corrupted datagrams are discarded by the receiver's checksum)
+ * and the firmware's link retransmitted. */
+static void test_emu_faults(void)
+{
+    int rc = th_sh(out, sizeof out,
+                   "%s emu --nodes 4 --timeout 60s --json --faults "
+                   "drop=0.05,corrupt=0.01,dup=0.01 --seed 3 alltoall "
+                   "--messages 200 --verify",
+                   th_vmmcsim());
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_EQUAL(th_json_num(out, "messages_sent"), 200);
+    CU_ASSERT_EQUAL(th_json_num(out, "messages_delivered"), 200);
+    CU_ASSERT(th_json_num(out, "bytes_verified") > 0);
+    CU_ASSERT_EQUAL(th_json_num(out, "bytes_verified"),
+                    th_json_num(out, "bytes_delivered"));
+    CU_ASSERT_EQUAL(th_json_num(out, "corrupt_delivered"), 0);
+    CU_ASSERT_EQUAL(th_json_num(out, "duplicates_delivered"), 0);
+    CU_ASSERT_EQUAL(th_json_num(out, "send_errors"), 0);
+    CU_ASSERT(th_json_num(out, "faults_dropped") > 0);
+    CU_ASSERT(th_json_num(out, "faults_corrupted") > 0);
+    CU_ASSERT(th_json_num(out, "faults_duplicated") > 0);
+    CU_ASSERT_EQUAL(th_json_num(out, "faults_reordered"), 0);
+    /* Corrupted datagrams were caught by the receivers' checksum (not
+     * compared with faults_corrupted: each node's counters are read when
+     * its own program ends, so a late one may be counted by one side). */
+    CU_ASSERT(th_json_num(out, "datagrams_malformed") > 0);
+    CU_ASSERT(th_json_num(out, "retransmissions") > 0);
+    TH_EXPECT_HAS(out, "\"faults_by_node\":[{\"node\":0,");
+    /* Reordering, in the table. */
+    rc = th_sh(out, sizeof out,
+               "%s emu --nodes 3 --timeout 60s --faults "
+               "reorder=0.1,reorder_delay_max=1ms,drop=0.01 alltoall "
+               "--messages 200 --verify",
+               th_vmmcsim());
+    CU_ASSERT_EQUAL(rc, 0);
+    TH_EXPECT_HAS(out, "messages: 200 sent, 200 delivered");
+    TH_EXPECT_HAS(out, "0 corrupt, 0 duplicated, 0 send errors");
+    TH_EXPECT_HAS(out, "faults injected: ");
+    TH_EXPECT_HAS(out, "  node 2: ");
+    TH_EXPECT_HAS_NOT(out, " 0 reordered\n  node 0");
+    /* Bad specs. */
+    static const struct {
+        const char *spec, *want;
+    } bads[] = {
+        {"drop=0.1,corrupt=2", "corrupt=2: '2' is not a probability"},
+        {"dup=0.1,frob=1", "unknown key 'frob' in 'frob=1'"},
+        {"drop", "'drop' is not KEY=VALUE"},
+        {"drop=0.1,", "empty item"},
+        {"reorder_delay_max=soon", "reorder_delay_max=soon: 'soon' is not "
+                                   "a time"},
+        {"down=0-1@1ms-2ms", "down=0-1@1ms-2ms: down= is not supported on "
+                             "the emulator yet"},
+        {"nicdown=1@1ms-2ms", "nicdown= is not supported on the emulator"},
+    };
+    for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
+        CU_ASSERT_EQUAL(th_sh(out, sizeof out,
+                              "%s emu --nodes 2 --faults '%s' pingpong",
+                              th_vmmcsim(), bads[i].spec),
+                        2);
+        TH_EXPECT_HAS(out, bads[i].want);
+    }
+    CU_ASSERT_EQUAL(th_sh(out, sizeof out,
+                          "%s emu-node --cluster /nonexistent/c --id 0 "
+                          "--faults drop=x pingpong",
+                          th_vmmcsim()),
+                    2);
+    TH_EXPECT_HAS(out, "option --faults: drop=x: 'x' is not a probability");
+}
+
 /* Nodes 2 and 3 have nothing to do in a pingpong: they wait at the end
  * for nodes 0 and 1 (longer than the one second after which a silent peer
  * counts as dead), which must not count as silent. */
@@ -769,6 +839,7 @@ void register_emu_tests(void)
     th_add(s, "pingpong on 2 processes", test_emu_pingpong);
     th_add(s, "bandwidth on 2 processes", test_emu_bandwidth);
     th_add(s, "alltoall on 4 processes", test_emu_alltoall);
+    th_add(s, "fault shim: drop, corrupt, dup, reorder", test_emu_faults);
     th_add(s, "idle nodes wait for busy ones", test_emu_idle_nodes_wait);
     th_add(s, "bad input", test_emu_bad_input);
     th_add(s, "a node that never joins", test_emu_never_joins);
