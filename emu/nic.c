@@ -33,6 +33,7 @@
 #include "emu/emu_int.h"
 #include "util/err.h"
 #include "util/inv.h"
+#include "util/rng.h"
 
 #define NODE_OF_NIC(x)                                                         \
     ((struct emu_node *)((char *)(x)-offsetof(struct emu_node, nic)))
@@ -150,41 +151,14 @@ static void send_raw(struct emu_node *n, int dst, const void *hdr,
 
 /* ---- The fault shim ----
  *
- * xoshiro256** seeded through splitmix64 (as nicmodel/faults.c), one
- * stream per node; drawn only on the loop thread (DATA datagrams leave
+ * util/rng.h's generator (as nicmodel/faults.c), one stream per node; drawn only on the loop thread (DATA datagrams leave
  * from firmware upcalls) and only for non-zero probabilities. */
-
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static inline uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t rng_next(uint64_t s[4])
-{
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
 
 static int chance(struct emu_node *n, double p)
 {
     if (!(p > 0))
         return 0;
-    return (double)(rng_next(n->rng) >> 11) * 0x1.0p-53 < p;
+    return vs_unit(vs_rng_next(n->rng)) < p;
 }
 
 static void held_unlink(struct emu_node *n, struct emu__held *h)
@@ -215,7 +189,7 @@ static void hold(struct emu_node *n, int dst, const unsigned char *hdr,
     hw_time_t max = n->cfg.faults.reorder_delay_max > 0
                         ? n->cfg.faults.reorder_delay_max
                         : EMU_REORDER_DELAY_DEFAULT;
-    hw_time_t delay = 1 + (hw_time_t)(rng_next(n->rng) % (uint64_t)max);
+    hw_time_t delay = 1 + (hw_time_t)(vs_rng_next(n->rng) % (uint64_t)max);
     struct emu__held *h = malloc(sizeof *h + EMU_WIRE_HDR + len);
     if (!h) { /* no memory to hold it: send it now */
         send_raw(n, dst, hdr, EMU_WIRE_HDR, payload, len);
@@ -256,7 +230,7 @@ void emu__send(struct emu_node *n, int type, int dst, const void *payload,
     }
     if (chance(n, f->corrupt)) {
         /* After the checksum: the receiver's check finds it. */
-        uint64_t bit = rng_next(n->rng) % ((uint64_t)len * 8);
+        uint64_t bit = vs_rng_next(n->rng) % ((uint64_t)len * 8);
         memcpy(n->tx_raw, payload, len);
         n->tx_raw[bit / 8] ^= (unsigned char)(1u << (bit % 8));
         payload = n->tx_raw;
@@ -757,9 +731,8 @@ int emu_node_open(emu_node **out, const struct emu_config *cfg, char *err,
     n->tx_raw = malloc(cfg->max_packet);
     const struct emu_faults *f = &cfg->faults;
     n->faulty = f->drop > 0 || f->corrupt > 0 || f->dup > 0 || f->reorder > 0;
-    uint64_t sm = f->seed ^ (0xD1B54A32D192ED03ull * (uint64_t)(n->self + 1));
-    for (int i = 0; i < 4; i++)
-        n->rng[i] = splitmix64(&sm);
+    vs_rng_seed(n->rng,
+                f->seed ^ (0xD1B54A32D192ED03ull * (uint64_t)(n->self + 1)));
     n->rx_mem = malloc(rxbytes);
     n->rx_free = calloc(cfg->recv_buffers, sizeof *n->rx_free);
     n->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV);

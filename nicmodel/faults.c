@@ -12,46 +12,20 @@
 
 #include "nicmodel/nic_int.h"
 #include "util/err.h"
-
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static inline uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t next(uint64_t s[4])
-{
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
+#include "util/rng.h"
 
 int nicm__chance(struct nicm_cluster *cl, double p)
 {
     if (!(p > 0))
         return 0;
     /* 53 random bits: a uniform double in [0, 1). */
-    double u = (double)(next(cl->faults.rng) >> 11) * 0x1.0p-53;
-    return u < p;
+    return vs_unit(vs_rng_next(cl->faults.rng)) < p;
 }
 
 uint64_t nicm__draw_below(struct nicm_cluster *cl, uint64_t n)
 {
     /* The modulo bias is below 2^-40 for every n the model uses. */
-    return next(cl->faults.rng) % n;
+    return vs_rng_next(cl->faults.rng) % n;
 }
 
 static int in_interval(hw_time_t t, hw_time_t from, hw_time_t to)
@@ -170,9 +144,7 @@ int nicm_set_faults(nicm_cluster *cl, const struct nicm_faults *f)
     cf->record = f->record;
     cf->active = f->drop > 0 || f->corrupt > 0 || f->dup > 0 ||
                  f->reorder > 0 || f->ndowns || f->nnic_downs || f->npicks;
-    uint64_t s = f->seed;
-    for (int i = 0; i < 4; i++)
-        cf->rng[i] = splitmix64(&s);
+    vs_rng_seed(cf->rng, f->seed);
     return VS_OK;
 }
 

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "util/err.h"
+#include "util/rng.h"
 #include "vmmc/vmmc.h"
 #include "workloads/wl.h"
 #include "workloads/wl_int.h"
@@ -102,14 +103,6 @@ struct msg {
     uint32_t k; /* index among the messages of this (src, dst) pair */
 };
 
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* Sender src's messages, in the order it sends them. */
 static struct msg *make_plan(const struct wl_opts *o, int src, int n,
                              uint64_t *count)
@@ -126,7 +119,7 @@ static struct msg *make_plan(const struct wl_opts *o, int src, int n,
     uint64_t s = o->seed * 1000003u + (uint64_t)src;
     double lo = (double)o->min_size, hi = (double)o->max_size + 1;
     for (uint64_t j = 0; j < m; j++) {
-        double u = (double)(rng_next(&s) >> 11) / 9007199254740992.0;
+        double u = vs_unit(vs_splitmix64(&s));
         uint64_t size = (uint64_t)(lo * pow(hi / lo, u));
         if (size < o->min_size)
             size = o->min_size;
