@@ -3,8 +3,11 @@
 #define CLI_CLI_INT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+
+#include "hw/hw.h"
 
 /* Forks a child that runs cli_main(argc, argv) with stdout and stderr
  * going to out and err; returns its pid, or -1. */
@@ -33,6 +36,13 @@ int cli__run_child(int argc, char **argv, char *out, size_t outlen, char *err,
  * forgets it: 0, or -1 with the reason in why (the fuzz harness and its
  * regression suite call this). */
 int cli__baseline_check(const char *path, char *why, size_t wl);
+
+/* A --seed value: digits only (no blank, no sign), at most 2^64 - 1.
+ * 0, or -1 for anything else. */
+int cli__parse_seed(const char *v, uint64_t *out);
+/* A time like 500ms, 20us, 1.5s, 100ns: at least one picosecond (the
+ * simulator's tick), at most about 100 days.  0, or -1. */
+int cli__parse_time(const char *s, hw_time_t *out);
 
 /* configs/NAME, from the working directory or beside the binary's
  * folder (the defaults of --platform and --profile), in buf. */

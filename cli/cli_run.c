@@ -168,7 +168,22 @@ const char *cli__default_config(const char *name, char *buf, size_t len)
     return buf;
 }
 
-static int parse_time(const char *s, hw_time_t *out)
+int cli__parse_seed(const char *v, uint64_t *out)
+{
+    char *end;
+    /* Digits only: strtoull would skip blanks, then take a sign (" -5" is
+     * 2^64 - 5). */
+    if (!(*v >= '0' && *v <= '9'))
+        return -1;
+    errno = 0;
+    unsigned long long s = strtoull(v, &end, 10);
+    if (errno || *end)
+        return -1;
+    *out = s;
+    return 0;
+}
+
+int cli__parse_time(const char *s, hw_time_t *out)
 {
     char *end;
     errno = 0;
@@ -316,7 +331,7 @@ static int parse_fault_item(struct cli *c, const char *s, size_t n)
     } else if (!strcmp(key, "reorder")) {
         rc = parse_probability(item, v, &f->reorder);
     } else if (!strcmp(key, "reorder_delay_max")) {
-        if (parse_time(v, &f->reorder_delay_max))
+        if (cli__parse_time(v, &f->reorder_delay_max))
             rc = bad("option --faults: %s: '%s' is not a time like 20us",
                      item, v);
     } else if (!strcmp(key, "down") || !strcmp(key, "nicdown")) {
@@ -772,20 +787,12 @@ static int cmd_run(int argc, char **argv)
             else if (a[2] == 'p')
                 c.profile = v;
             else if (a[2] == 's') {
-                char *end;
-                errno = 0;
-                /* Digits only: strtoull would skip blanks, then take a
-                 * sign (" -5" is 2^64 - 5). */
-                if (!(*v >= '0' && *v <= '9'))
-                    errno = EINVAL;
-                unsigned long long s = strtoull(v, &end, 10);
-                if (errno || *end) {
+                if (cli__parse_seed(v, &c.wopts.seed)) {
                     rc = bad("option --seed: '%s' is not a non-negative "
                              "integer",
                              v);
                     goto out;
                 }
-                c.wopts.seed = s;
             } else if (a[2] == 'l') {
                 if (log_parse_levels(v)) {
                     rc = bad("option --log: bad spec '%s' (want e.g. "
@@ -793,7 +800,7 @@ static int cmd_run(int argc, char **argv)
                              v);
                     goto out;
                 }
-            } else if (parse_time(v, &c.max_time)) {
+            } else if (cli__parse_time(v, &c.max_time)) {
                 rc = bad("option --max-time: '%s' is not a time like 500ms",
                          v);
                 goto out;

@@ -293,16 +293,10 @@ int cli__emu_parse(struct cli__emu_opts *o, int argc, char **argv)
         } else if (k == 5) {
             o->profile = v;
         } else if (k == 6) {
-            char *end;
-            errno = 0;
-            if (!(*v >= '0' && *v <= '9'))
-                errno = EINVAL;
-            unsigned long long s = strtoull(v, &end, 10);
-            if (errno || *end) {
+            if (cli__parse_seed(v, &seed)) {
                 bad("option --seed: '%s' is not a non-negative integer", v);
                 goto out;
             }
-            seed = s;
         } else if (k == 7) {
             if (log_parse_levels(v)) {
                 bad("option --log: bad spec '%s' (want e.g. vmmc=debug)", v);

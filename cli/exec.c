@@ -203,24 +203,15 @@ int cli_exec(int argc, char **argv)
         } else if (!strcmp(a, "--profile")) {
             profile = v;
         } else if (!strcmp(a, "--seed")) {
-            errno = 0;
-            seed = strtoull(v, &end, 10);
-            if (*end || !*v || *v == '-' || errno)
+            if (cli__parse_seed(v, &seed))
                 return bad("option --seed: '%s' is not a non-negative "
                            "integer",
                            v);
         } else if (!strcmp(a, "--max-time")) {
-            double t = strtod(v, &end);
-            double mult = !strcmp(end, "s")    ? 1e12
-                          : !strcmp(end, "ms") ? 1e9
-                          : !strcmp(end, "us") ? 1e6
-                          : !strcmp(end, "ns") ? 1e3
-                                               : 0;
-            if (end == v || !(t * mult >= 1) || t * mult > 9e18)
+            if (cli__parse_time(v, &r.max_time))
                 return bad("option --max-time: '%s' is not a time like "
                            "500ms",
                            v);
-            r.max_time = (hw_time_t)(t * mult);
         } else if (!strcmp(a, "--log")) {
             if (log_parse_levels(v))
                 return bad("option --log: bad spec '%s'", v);

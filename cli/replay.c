@@ -285,21 +285,6 @@ static int check_run(struct replay_cli *c, int run, const char *err)
 
 /* ---- The command ---- */
 
-static int parse_time(const char *v, hw_time_t *out)
-{
-    char *end;
-    double t = strtod(v, &end);
-    double mult = !strcmp(end, "s")    ? 1e12
-                  : !strcmp(end, "ms") ? 1e9
-                  : !strcmp(end, "us") ? 1e6
-                  : !strcmp(end, "ns") ? 1e3
-                                       : 0;
-    if (end == v || !(t * mult >= 1) || t * mult > 9e18)
-        return -1;
-    *out = (hw_time_t)(t * mult);
-    return 0;
-}
-
 int cli_replay(int argc, char **argv)
 {
     struct replay_cli c = {0};
@@ -326,20 +311,17 @@ int cli_replay(int argc, char **argv)
         if (!v)
             return bad("option %s: missing value", a);
         i++;
-        char *end;
         if (!strcmp(a, "--platform")) {
             c.platform = v;
         } else if (!strcmp(a, "--profile")) {
             c.profile = v;
         } else if (!strcmp(a, "--seed")) {
-            errno = 0;
-            seed = strtoull(v, &end, 10);
-            if (*end || !*v || *v == '-' || errno)
+            if (cli__parse_seed(v, &seed))
                 return bad("option --seed: '%s' is not a non-negative "
                            "integer",
                            v);
         } else if (!strcmp(a, "--max-time")) {
-            if (parse_time(v, &r.max_time))
+            if (cli__parse_time(v, &r.max_time))
                 return bad("option --max-time: '%s' is not a time like "
                            "500ms",
                            v);
