@@ -32,6 +32,7 @@
 #include "cli/cli_int.h"
 #include "cli/cluster.h"
 #include "libs/mpi/mpi_rt.h"
+#include "libs/node/node.h"
 #include "nicmodel/profile.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -80,6 +81,14 @@ static void node_main(hw_host *h, void *arg)
     in->argv[X.argc] = NULL;
     if (setjmp(in->jb) == 0)
         in->status = in->main(X.argc, in->argv);
+    /* The libraries' end-of-program work, then the node's VMMC context
+     * (a hook that calls exit() comes back to the setjmp above). */
+    int rc = node_end();
+    if (rc && !in->status) {
+        fprintf(stderr, "vmmcsim: exec: node %d: closing VMMC: %s\n",
+                h->node, vs_strerror(rc));
+        in->status = 1;
+    }
     in->done = 1;
     fflush(NULL);
 }
@@ -256,6 +265,7 @@ int cli_exec(int argc, char **argv)
     if (prof.msg_copy_MBps)
         mp.copy_MBps = prof.msg_copy_MBps;
     mpi_rt_reset();
+    node_reset();
     mpi_rt_configure(&mp);
     r.node_main = node_main;
     r.min_nodes = X.n;
@@ -290,6 +300,7 @@ int cli_exec(int argc, char **argv)
 out:
     mpi_rt_configure(NULL);
     mpi_rt_reset();
+    node_reset();
     unload();
     return rc;
 }

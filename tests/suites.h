@@ -10,6 +10,7 @@
     X(register_faults_cli_tests)                                            \
     X(register_vmmc_tests)                                                  \
     X(register_vmmc2_tests)                                                 \
+    X(register_node_tests)                                                  \
     X(register_reliability_tests)                                           \
     X(register_sweep_tests)                                                 \
     X(register_exec_tests)                                                  \

@@ -156,6 +156,10 @@ static void run_cmd(struct vmmc_fw *fw, const struct vmmc__cmd *c)
             fw->opened = 0;
             fw->utlb_table = 0;
             fw__utlb_flush(fw);
+            /* The next process to open starts its queue afresh at slot 0,
+             * sequence 1: forget this one's commands and position. */
+            memset(fw->win->cmdq, 0, sizeof fw->win->cmdq);
+            fw->cmd_head = 0;
             return;
         }
         fw->compl_ring = c->addr;

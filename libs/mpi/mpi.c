@@ -19,6 +19,7 @@
 #include "hw/hw.h"
 #include "libs/mpi/mpi_rt.h"
 #include "libs/msg/msg.h"
+#include "libs/node/node.h"
 #include "util/err.h"
 #include "vmmc/vmmc.h"
 
@@ -234,8 +235,9 @@ int MPI_Init(int *argc, char ***argv)
     struct node *n = self("MPI_Init");
     if (n->initialized)
         fatal(MPI_ERR_OTHER, "MPI_Init", "called twice");
-    int rc = vmmc_open(&n->vc, hw_self());
-    if (rc)
+    int rc = VS_OK;
+    n->vc = node_vmmc(&rc);
+    if (!n->vc)
         fatal(MPI_ERR_OTHER, "MPI_Init", "vmmc_open: %s", vs_strerror(rc));
     rc = msg_init(n->vc, M.have_params ? &M.params : NULL, &n->mc);
     if (rc)
@@ -254,11 +256,13 @@ int MPI_Finalize(void)
                                                "first)");
     check(n, rc, "MPI_Finalize");
     n->mc = NULL;
-    rc = vmmc_close(n->vc);
+    /* The node's VMMC context is shared with the other libraries
+     * (libs/node); vmmcsim exec closes it when the program ends. */
+    rc = vmmc_flush(n->vc);
     n->vc = NULL;
     n->finalized = 1;
     if (rc)
-        fatal(MPI_ERR_OTHER, "MPI_Finalize", "vmmc_close: %s",
+        fatal(MPI_ERR_OTHER, "MPI_Finalize", "vmmc_flush: %s",
               vs_strerror(rc));
     return MPI_SUCCESS;
 }
