@@ -127,8 +127,15 @@ static int load(const char *path, struct baseline *b, char *why, size_t wl)
     }
     static char text[65536];
     size_t len = fread(text, 1, sizeof text - 1, fp);
+    int more = fgetc(fp) != EOF;
     fclose(fp);
     text[len] = 0;
+    if (more) { /* never judge a run on half a file */
+        snprintf(why, wl, "larger than %zu bytes (a baseline holds a few "
+                          "figures; is this the right file?)",
+                 sizeof text - 1);
+        return -1;
+    }
     const char *p = strstr(text, "\"args\":[");
     if (!p) {
         snprintf(why, wl, "no \"args\" list");
@@ -267,8 +274,14 @@ int cli_bench(int argc, char **argv)
     for (int i = 0; i < nrest; i++)
         run_argv[n++] = rest[i];
     run_argv[n] = NULL;
-    static char out[65536], err[8192];
+    /* --json of a large cluster lists every NIC and link: room for it. */
+    static char out[8u << 20], err[8192];
     int rc = cli__run_child(n, run_argv, out, sizeof out, err, sizeof err);
+    if (rc == 0 && strlen(out) == sizeof out - 1) {
+        free_baseline(&b);
+        return bad("the run printed more than %zu bytes; cannot read its "
+                   "figures", sizeof out - 1);
+    }
     if (rc != 0) {
         fputs(err, stderr);
         free_baseline(&b);

@@ -162,7 +162,7 @@ static char **run_argv_for(char **args, int nargs, char *seed)
 
 int sweep__run_one(char **args, int nargs, struct sweep_result *r)
 {
-    static char out[65536], err[4096];
+    static char out[8u << 20], err[4096]; /* --json of a large cluster */
     char seed[32];
     snprintf(seed, sizeof seed, "%" PRIu64, r->seed);
     char **v = run_argv_for(args, nargs, seed);
@@ -226,7 +226,7 @@ void sweep__reproducer(char **args, int nargs, uint64_t seed, FILE *f)
 static int run_all(struct sweep *sw)
 {
     struct worker *ws = calloc((size_t)sw->jobs, sizeof *ws);
-    static char out[65536], err[4096];
+    static char out[8u << 20], err[4096]; /* --json of a large cluster */
     if (!ws)
         return bad("out of memory");
     size_t next = 0, finished = 0;

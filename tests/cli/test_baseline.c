@@ -84,6 +84,19 @@ static void test_bad_baseline(void)
     const char *b[] = {"bench", "--baseline", "/nonexistent/b.json", NULL};
     CU_ASSERT_EQUAL(bench(b), 2);
     TH_EXPECT_HAS(err, "/nonexistent/b.json: cannot open");
+    /* A file over 64 KiB is refused, not read in part. */
+    size_t big = 70000;
+    char *text = malloc(big + 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    memset(text, ' ', big);
+    memcpy(text, "{\"args\":[\"pingpong\"],\"metrics\":[", 32);
+    text[big] = 0;
+    th_write_tmp(path, "baseline", text);
+    free(text);
+    const char *d[] = {"bench", "--baseline", path, NULL};
+    CU_ASSERT_EQUAL(bench(d), 2);
+    TH_EXPECT_HAS(err, "larger than 65535 bytes");
+    unlink(path);
     const char *c[] = {"bench", "pingpong", NULL};
     CU_ASSERT_EQUAL(bench(c), 2);
     TH_EXPECT_HAS(err, "--baseline FILE is required");
