@@ -269,6 +269,12 @@ static int note_ready(void *arg)
     return r->seq == ctx->note_consumed + 1;
 }
 
+static int note_or_queued(void *arg)
+{
+    const vmmc_ctx *ctx = arg;
+    return ctx->q_len || note_ready(arg);
+}
+
 static void drain_notes(vmmc_ctx *ctx)
 {
     if (!ctx->notes || ctx->in_handler)
@@ -384,7 +390,9 @@ int vmmc_notify_wait(vmmc_ctx *ctx, struct vmmc_notification *out,
         hw_time_t now = ctx->ops->now(ctx->h);
         if (now >= deadline)
             return VS_ETIMEDOUT;
-        int rc = ctx->ops->wait(ctx->h, note_ready, ctx,
+        /* Ready on a new record, or on one an interrupt handler running
+         * during the wait has already moved to the queue. */
+        int rc = ctx->ops->wait(ctx->h, note_or_queued, ctx,
                                 deadline == HW_TIME_NEVER ? -1
                                                           : deadline - now);
         if (rc == VS_ETIMEDOUT && !note_ready(ctx) && !ctx->q_len)
