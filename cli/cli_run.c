@@ -61,6 +61,7 @@ struct cli {
     struct wl_latency lat;         /* message latencies (alltoall) */
     int nnodes;                    /* the run's */
     char *fault_log;               /* --record-faults: "drop@1.5,..." */
+    enum nicm_fabric fabric;       /* --fabric packet|flow */
 };
 
 static void usage(FILE *f)
@@ -69,6 +70,7 @@ static void usage(FILE *f)
             "usage: vmmcsim run [--platform FILE] [--profile FILE] [--seed N]\n"
             "                   [--csv | --json] [--stats] [--log SPEC]\n"
             "                   [--max-time T] [--faults SPEC] [--dry-run]\n"
+            "                   [--fabric packet|flow]\n"
             "                   WORKLOAD [workload options]\n"
             "       vmmcsim sweep --seeds A-B [--jobs N] [--json] [--junit FILE]\n"
             "                     [--shrink] [--results FILE]\n"
@@ -133,6 +135,9 @@ static void usage(FILE *f)
             "  --record-faults  --json lists every injected fault that way\n"
             "                   (\"fault_list\")\n"
             "  --nodes N        run on the first N hosts of the platform\n"
+            "  --fabric MODE    packet (default): the packet-level fabric;\n"
+            "                   flow: SimGrid's flow-level network model\n"
+            "                   (docs/fabric-flow.md; no --faults)\n"
             "\nExit status: 0 ok, 1 the run failed, 2 bad input.\n");
 }
 
@@ -704,6 +709,7 @@ static void print_rows(struct cli *c)
         if (c->stats_text) /* --stats: per NIC and per link */
             fputs(c->stats_text, stdout);
         print_latencies(c, 1);
+        printf(",\"fabric\":\"%s\"", nicm_fabric_name(c->fabric));
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
         printf(",\"sim_time_us\":%.3f,\"wall_s\":%.6f,\"events\":%" PRIu64
@@ -827,6 +833,15 @@ static int cmd_run(int argc, char **argv)
                 goto out;
             }
             c.timeline = v;
+        } else if (!strcmp(a, "--fabric")) {
+            if (take_value(argc, argv, &i, &v)) {
+                rc = bad("option --fabric: missing value (packet or flow)");
+                goto out;
+            }
+            if (nicm_fabric_parse(v, &c.fabric)) {
+                rc = bad("option --fabric: '%s' is not packet or flow", v);
+                goto out;
+            }
         } else if (!strcmp(a, "--record-faults")) {
             c.faults.record = 1;
         } else if (!strcmp(a, "--fault-list") || !strcmp(a, "--nodes")) {
@@ -900,7 +915,8 @@ static int cmd_run(int argc, char **argv)
                        .max_time = c.max_time,
                        .report = report,
                        .faults = &c.faults,
-                       .seed = c.wopts.seed};
+                       .seed = c.wopts.seed,
+                       .fabric = c.fabric};
     c.prof = &r.prof;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -194,6 +194,9 @@ int cl_run(struct cl_run *r, char *err, size_t errlen)
     rc = apply_faults(r, cl, err, errlen);
     if (rc)
         goto out;
+    rc = nicm_set_fabric(cl, r->fabric, err, errlen);
+    if (rc)
+        goto out;
     if (r->timeline) {
         tl = fopen(r->timeline, "w");
         if (!tl) {

@@ -73,6 +73,8 @@ struct cl_run {
      * of the fault generator. */
     const struct cl_faults *faults;
     uint64_t seed;
+    /* --fabric: packet (0, the default) or flow (nicm_set_fabric). */
+    enum nicm_fabric fabric;
     /* Filled by cl_run. */
     struct nicm_profile prof;
     int nnodes;

@@ -169,8 +169,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: vmmcsim exec -n N [--platform FILE] [--profile FILE] "
             "[--seed S]\n"
-            "                    [--max-time T] [--log SPEC] PROGRAM "
-            "[args]\n"
+            "                    [--max-time T] [--log SPEC] "
+            "[--fabric packet|flow] PROGRAM [args]\n"
             "Runs PROGRAM (built by build/vmmcsim-cc) on the first N nodes "
             "of the\n"
             "platform, one instance per node, each with its own globals.\n"
@@ -224,6 +224,9 @@ int cli_exec(int argc, char **argv)
         } else if (!strcmp(a, "--log")) {
             if (log_parse_levels(v))
                 return bad("option --log: bad spec '%s'", v);
+        } else if (!strcmp(a, "--fabric")) { /* docs/fabric-flow.md */
+            if (nicm_fabric_parse(v, &r.fabric))
+                return bad("option --fabric: '%s' is not packet or flow", v);
         } else {
             return bad("unknown option '%s' (see vmmcsim exec --help)", a);
         }

@@ -12,11 +12,28 @@ struct nicm__task;
 struct nicm__pkt;
 struct dma_req;
 
+/* A buffer release of fabric.c's finite switch buffers: bytes leave a
+ * link's output queue at t. */
+struct nicm__rel {
+    hw_time_t t;
+    uint64_t bytes;
+};
+
 struct nicm__link {
     double bw;     /* bytes per picosecond */
     hw_time_t lat;
     hw_time_t free_at;
     struct nicm_link_stats st;
+    /* Finite switch buffers only ([fabric] switch_buffer_bytes > 0): the
+     * output queue in front of the link, fabric.c. */
+    struct nicm_cluster *cl;
+    int busy;                            /* a packet holds the link */
+    struct nicm__pkt *oq_head, *oq_tail; /* admitted, waiting for it */
+    struct nicm__pkt *bq_head, *bq_tail; /* blocked upstream: no room */
+    uint64_t q_bytes;                    /* room taken in the queue */
+    struct nicm__rel *rel;               /* pending releases, a ring */
+    size_t rel_head, rel_n, rel_cap;
+    struct sim_event rel_ev;
 };
 
 struct nicm__route {
@@ -58,6 +75,8 @@ struct nicm__node {
     uint64_t sram_used, sram_base; /* base: the receive buffers */
     struct nicm__route **routes; /* Lazily filled, one per destination. */
     struct nicm_node_stats st;
+    /* --fabric flow (flow.c): this NIC's packets in flight, in send order. */
+    struct nicm__flowrec *flow_head, *flow_tail;
 };
 
 /* The fault model (nicm_set_faults) and its generator, xoshiro256**. */
@@ -89,6 +108,8 @@ struct nicm_cluster {
     struct nicm__task *task_pool;
     struct nicm__faults faults;
     FILE *tl; /* --timeline (timeline.c), or NULL */
+    int flow; /* --fabric flow: packets cross as SimGrid flows (flow.c) */
+    int fb_ready; /* fabric.c set up its finite-buffer state */
 };
 
 /* A packet on the wire; data[] is what the firmware sees in its receive
@@ -106,6 +127,13 @@ struct nicm__pkt {
     uint32_t pick_lo, pick_n; /* its chosen faults, in the sorted picks */
     size_t len, wire_len;
     hw_time_t head_in, tail_in;
+    /* Finite switch buffers (fabric.c): the packet holds link
+     * route->links[hop - 1], whose crossing started at up_start, with its
+     * tail reaching that link's input at tail_up; up_inbuf: it took room
+     * in that link's output queue; inbuf: room in the next one. */
+    unsigned holds : 1, up_inbuf : 1, inbuf : 1;
+    hw_time_t up_start, tail_up;
+    struct nicm__pkt *fnext; /* in a link's output or blocked queue */
     hw_done_fn done;
     void *done_arg;
     unsigned char data[];
@@ -128,8 +156,14 @@ void nicm__tl_event(struct nicm_cluster *cl, int pid, int tid,
 const struct nicm__route *nicm__route(struct nicm__node *n, int dst);
 void nicm__pkt_inject(struct nicm__pkt *p);
 void nicm__rx_release(struct nicm__node *n, struct nicm__pkt *p);
+/* Frees the finite-buffer state (queues, packets in them). */
+void nicm__fabric_free(struct nicm_cluster *cl);
 /* Frees a packet that will not be delivered (dropped or discarded). */
 void nicm__pkt_free(struct nicm__pkt *p);
+/* A packet at its destination NIC, its head there at p->head_in (flow.c). */
+void nicm__pkt_arrive(struct nicm__pkt *p);
+/* flow.c: carries p (its send-DMA started) as a SimGrid flow. */
+void nicm__flow_inject(struct nicm__pkt *p);
 /* faults.c */
 int nicm__link_down(const struct nicm_cluster *cl, size_t link, hw_time_t t);
 int nicm__nic_down(const struct nicm_cluster *cl, int node, hw_time_t t);

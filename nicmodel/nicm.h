@@ -69,6 +69,26 @@ const char *nicm_link_name(nicm_cluster *cl, size_t link);
 const struct nicm_link_stats *nicm_link_stats(nicm_cluster *cl, size_t link);
 uint64_t nicm_packets_in_flight(nicm_cluster *cl);
 
+/* ---- The fabric mode (nicmodel/flow.c, docs/fabric-flow.md) ----
+ * packet (the default): the packet-level fabric above.  flow: each packet
+ * the send-DMA engine puts on the wire crosses the platform as one SimGrid
+ * flow between the two hosts (SimGrid's flow model: its latency and
+ * bandwidth factors, bandwidth shared between concurrent flows); the NIC
+ * engines, the firmware and the receive path are the same.  Flow mode needs
+ * sim_run() (host i is SimGrid host i) and no fault injection. */
+enum nicm_fabric { NICM_FABRIC_PACKET, NICM_FABRIC_FLOW };
+
+/* Sets the mode; call after nicm_set_faults and before the run.  Returns 0,
+ * or VS_ECONFIG with a message (flow with faults configured, or a platform
+ * with fewer hosts than nodes). */
+int nicm_set_fabric(nicm_cluster *cl, enum nicm_fabric f, char *err,
+                    size_t errlen);
+enum nicm_fabric nicm_get_fabric(nicm_cluster *cl);
+/* "packet" or "flow"; nicm_fabric_parse returns 0, or -1 for another
+ * name. */
+const char *nicm_fabric_name(enum nicm_fabric f);
+int nicm_fabric_parse(const char *name, enum nicm_fabric *out);
+
 /* ---- Fault injection ----
  *
  * A deterministic fault model of the fabric.  Each packet, at each link it

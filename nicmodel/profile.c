@@ -54,6 +54,8 @@ static const struct key keys[] = {
     {"reliability", "ack_delay_ns", K_NS, F(ack_delay), 0, 1e9, 0},
     {"reliability", "window", K_U32, F(window), 1, 65536, 0},
     {"fabric", "switch_delay_ns", K_NS, F(switch_delay), 0, 1e9, 0},
+    {"fabric", "switch_buffer_bytes", K_U64, F(switch_buffer), 0, 1ULL << 40,
+     1},
     {"reference", "latency_us", K_DOUBLE, F(ref_latency_us), 0, 1e9, 1},
     {"reference", "bandwidth_MBps", K_DOUBLE, F(ref_bandwidth_MBps), 0, 1e9, 1},
     {"faults", "drop", K_DOUBLE, F(fault_drop), 0, 1, 1},
@@ -158,6 +160,20 @@ int nicm_profile_load(struct nicm_profile *p, const char *path, char *err,
         snprintf(err, errlen, "%s:%d: [host] page_size: %u is not a power of "
                               "two",
                  path, line, p->page_size);
+        return VS_ECONFIG;
+    }
+    uint64_t wire_max = (uint64_t)p->max_packet + p->wire_overhead_bytes;
+    if (p->switch_buffer && p->switch_buffer < wire_max) {
+        int line = 0;
+        for (size_t i = 0; i < NKEYS; i++)
+            if (keys[i].off == F(switch_buffer))
+                line = ld.seen[i];
+        snprintf(err, errlen, "%s:%d: [fabric] switch_buffer_bytes: %llu is "
+                              "smaller than one packet on the wire ([nic] "
+                              "max_packet + wire_overhead_bytes = %llu); 0 "
+                              "means unlimited",
+                 path, line, (unsigned long long)p->switch_buffer,
+                 (unsigned long long)wire_max);
         return VS_ECONFIG;
     }
     p->cycle = (hw_time_t)llround(1e6 / p->nic_clock_mhz);

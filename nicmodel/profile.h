@@ -45,6 +45,8 @@ struct nicm_profile {
     uint32_t window;
     /* [fabric] */
     hw_time_t switch_delay; /* cut-through routing delay per switch */
+    /* optional: bytes of buffer per switch output port (0: unlimited) */
+    uint64_t switch_buffer;
     /* [reference] optional published figures to compare with (0: none) */
     double ref_latency_us;
     double ref_bandwidth_MBps;

@@ -37,6 +37,7 @@ struct sim_proc {
     struct sim_proc *next_resume;
 };
 
+
 static struct {
     sim_time_t now;
     uint64_t seq;
@@ -157,6 +158,7 @@ void sim_shutdown(void)
         free(E.procs[i]);
     free(E.procs);
     memset(&E, 0, sizeof E);
+    sim__flow_reset();
 }
 
 sim_time_t sim_now(void) { return E.now; }
@@ -326,9 +328,10 @@ void sim_proc_sleep(sim_proc *p, sim_time_t dt)
 static void resume_woken(void)
 {
     /* SimGrid's clock follows ours loosely (it is only used by SimGrid
-     * itself); steps under 10 ns would be below its accuracy. */
+     * itself); steps under 10 ns would be below its accuracy.  Flows
+     * (sim/flow.c) move it too, hence SimGrid's own clock here. */
     double t = (double)E.now * 1e-12;
-    if (E.resume_head && t - E.sg_clock >= 1e-8 &&
+    if (E.resume_head && t - simgrid_get_clock() >= 1e-8 &&
         sg_actor_self() == E.engine_actor) {
         sg_actor_sleep_until(t);
         E.sg_clock = simgrid_get_clock();
@@ -383,6 +386,19 @@ static void progress_end(void)
     P.shown = 0;
 }
 
+/* With flows (sim/flow.c) in progress: lets SimGrid carry them up to the
+ * next event (or the time limit).  Returns 1 if some ended: their
+ * completions are queued events now. */
+static int flows_step(void)
+{
+    if (!sim__flow_busy())
+        return 0;
+    sim_time_t until = E.heap_len ? E.heap[0]->t : INT64_MAX;
+    if (R.opts->max_time && until > R.opts->max_time)
+        until = R.opts->max_time;
+    return sim__flow_advance(until);
+}
+
 static void engine_main(int argc, char **argv)
 {
     (void)argc;
@@ -400,9 +416,24 @@ static void engine_main(int argc, char **argv)
             /* Let the hardware finish what is in flight (completions
              * nobody waits for), so every request is accounted for. */
             E.procs_end = E.now;
-            while (E.heap_len && !(R.opts->max_time &&
-                                   E.heap[0]->t > R.opts->max_time))
+            for (;;) {
+                if (flows_step())
+                    continue;
+                if (!E.heap_len || (R.opts->max_time &&
+                                    E.heap[0]->t > R.opts->max_time))
+                    break;
                 fire_next();
+            }
+            break;
+        }
+        if (flows_step())
+            continue;
+        if (E.heap_len == 0 && sim__flow_busy()) {
+            /* Flows still in progress at the time limit. */
+            R.rc = VS_ETIMEDOUT;
+            snprintf(R.err, R.errlen,
+                     "simulated time limit of %.3f ms reached",
+                     (double)R.opts->max_time / 1e9);
             break;
         }
         if (E.heap_len == 0) {

@@ -86,6 +86,9 @@ double sim_host_speed(size_t i);
 /* The route from host a to host b as link indices (into sim_link_*), written
  * to links[]; returns how many (at most max), or -1 if more than max. */
 int sim_route(size_t a, size_t b, size_t *links, int max);
+/* 1 if link i is a SimGrid limiter link (name ending in "_limiter"), which
+ * sim_route leaves out of routes. */
+int sim_link_is_limiter(size_t i);
 size_t sim_link_count(void);
 const char *sim_link_name(size_t i);
 double sim_link_bandwidth(size_t i); /* bytes per second */

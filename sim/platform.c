@@ -119,18 +119,34 @@ sim_time_t sim_link_latency(size_t i)
     return (sim_time_t)llround(sg_link_get_latency(P_links[i]) * 1e12);
 }
 
+/* A limiter link: SimGrid's <cluster limiter_link=...> (and the fat-tree,
+ * torus and dragonfly clusters) add one per node and per switch, named
+ * "..._limiter", to every route through it.  It caps what the node or
+ * switch moves in total, a flow-model notion with no cable behind it, so
+ * the packet fabric skips it: a route is the cables it crosses
+ * (docs/fabric.md). */
+int sim_link_is_limiter(size_t i)
+{
+    const char *name = sg_link_get_name(P_links[i]);
+    size_t n = strlen(name), k = strlen("_limiter");
+    return n >= k && !strcmp(name + n - k, "_limiter");
+}
+
 int sim_route(size_t a, size_t b, size_t *links, int max)
 {
     xbt_dynar_t d = xbt_dynar_new(sizeof(sg_link_t), NULL);
     sg_host_get_route(P_hosts[a], P_hosts[b], d);
-    int n = (int)xbt_dynar_length(d);
-    if (n > max) {
-        xbt_dynar_free(&d);
-        return -1;
-    }
-    for (int i = 0; i < n; i++) {
+    int total = (int)xbt_dynar_length(d), n = 0;
+    for (int i = 0; i < total; i++) {
         sg_link_t l = xbt_dynar_get_as(d, (unsigned)i, sg_link_t);
-        links[i] = (size_t)(uintptr_t)sg_link_get_data(l) - 1;
+        size_t li = (size_t)(uintptr_t)sg_link_get_data(l) - 1;
+        if (sim_link_is_limiter(li))
+            continue;
+        if (n == max) {
+            xbt_dynar_free(&d);
+            return -1;
+        }
+        links[n++] = li;
     }
     xbt_dynar_free(&d);
     return n;

@@ -3,6 +3,7 @@
 #define SIM_SIM_INT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <simgrid/forward.h>
 
@@ -12,5 +13,14 @@ sg_host_t sim__host(size_t i);
  * compare as numbers, so node-2 comes before node-10.  Negative, 0 or
  * positive like strcmp. */
 int sim__natural_cmp(const char *a, const char *b);
+
+/* Flows (sim/flow.c), for the engine actor: 1 if any flow is requested, in
+ * progress or ended but not yet queued; lets flows progress up to until
+ * (INT64_MAX: until one ends) and returns 1 if some ended (their
+ * completions are then queued events), 0 once SimGrid reached until;
+ * frees everything (from sim_shutdown). */
+int sim__flow_busy(void);
+int sim__flow_advance(int64_t until);
+void sim__flow_reset(void);
 
 #endif
