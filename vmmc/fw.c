@@ -258,11 +258,17 @@ int vmmc_fw_boot(vmmc_fw **out, hw_nic *nic)
     int ok = fw->blocked && fw->win && fw->compl_scratch &&
              fw->note_scratch && fw->pool && fw__link_init(fw) == VS_OK &&
              fw__utlb_init(fw) == VS_OK;
+    /* The packet buffers in one block: a backend may then leave the
+     * memory of buffers never used untouched (an idle node of a large
+     * simulated cluster). */
+    unsigned char *bufs =
+        ok ? fw->ops->sram_alloc(nic, (size_t)fw->npool * nic->max_packet)
+           : NULL;
+    ok = ok && bufs;
     for (unsigned i = 0; ok && i < fw->npool; i++) {
         fw->pool[i].fw = fw;
         fw->pool[i].pooled = 1;
-        fw->pool[i].buf = fw->ops->sram_alloc(nic, nic->max_packet);
-        ok = fw->pool[i].buf != NULL;
+        fw->pool[i].buf = bufs + (size_t)i * nic->max_packet;
     }
     if (!ok) {
         vmmc_fw_halt(fw);
@@ -289,8 +295,9 @@ void vmmc_fw_halt(vmmc_fw *fw)
         fw->sendq = j->next;
         free(j);
     }
-    for (unsigned i = 0; fw->pool && i < fw->npool; i++)
-        fw->ops->sram_free(nic, fw->pool[i].buf, nic->max_packet);
+    if (fw->pool && fw->pool[0].buf)
+        fw->ops->sram_free(nic, fw->pool[0].buf,
+                           (size_t)fw->npool * nic->max_packet);
     free(fw->pool);
     free(fw->blocked);
     fw->ops->sram_free(nic, fw->win, sizeof *fw->win);

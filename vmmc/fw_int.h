@@ -174,6 +174,18 @@ void fw__import_reply(struct vmmc_fw *fw, const struct vmmc__hdr *h);
 /* A peer became unreachable: fail what waits on it. */
 void fw__peer_failed(struct vmmc_fw *fw, int node);
 
+/* fw_link.c: the link to node i, set up the first time it is used (an
+ * untouched entry costs the simulator no memory: 1024 nodes have 1024
+ * entries each). */
+void fw__conn_init(struct vmmc_fw *fw, int i);
+static inline struct fw_conn *fw__conn(struct vmmc_fw *fw, int i)
+{
+    struct fw_conn *c = &fw->conns[i];
+    if (!c->fw)
+        fw__conn_init(fw, i);
+    return c;
+}
+
 /* fw_utlb.c */
 int fw__utlb_init(struct vmmc_fw *fw);
 void fw__utlb_fini(struct vmmc_fw *fw);

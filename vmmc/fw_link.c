@@ -52,14 +52,17 @@ int fw__link_init(struct vmmc_fw *fw)
     fw->conns = fw->ops->sram_alloc(fw->nic, (size_t)n * sizeof *fw->conns);
     if (!fw->conns)
         return VS_ENOSRAM;
-    for (int i = 0; i < n; i++) {
-        fw->conns[i].fw = fw;
-        fw->conns[i].node = i;
-        fw->conns[i].epoch = 1;
-        fw->conns[i].syn = 1;
-        fw->conns[i].rto = fw->rto_min;
-    }
     return VS_OK;
+}
+
+void fw__conn_init(struct vmmc_fw *fw, int i)
+{
+    struct fw_conn *c = &fw->conns[i];
+    c->fw = fw;
+    c->node = i;
+    c->epoch = 1;
+    c->syn = 1;
+    c->rto = fw->rto_min;
 }
 
 static void timer_off(struct vmmc_fw *fw, void **timer)
@@ -167,7 +170,7 @@ static void link_sent(void *arg, int status)
 static void transmit(struct vmmc_fw *fw, struct fw_pkt *p)
 {
     struct vmmc__hdr *h = (struct vmmc__hdr *)p->buf;
-    fill_ack(fw, &fw->conns[p->dst], h);
+    fill_ack(fw, fw__conn(fw, p->dst), h);
     p->sending = 1;
     int rc = fw->ops->net_send(fw->nic, p->dst, p->buf, p->len, link_sent, p);
     if (rc) {
@@ -189,7 +192,7 @@ static void rto_start(struct vmmc_fw *fw, struct fw_conn *c)
 
 void fw__link_send(struct vmmc_fw *fw, struct fw_pkt *p)
 {
-    struct fw_conn *c = &fw->conns[p->dst];
+    struct fw_conn *c = fw__conn(fw, p->dst);
     struct vmmc__hdr *h = (struct vmmc__hdr *)p->buf;
     h->epoch = c->epoch;
     if (fw->reliable && p->reliable) {
@@ -369,7 +372,7 @@ int fw__link_rx(struct vmmc_fw *fw, const struct vmmc__hdr *h)
 {
     if (!fw->reliable)
         return h->type != VMMC__PKT_ACK;
-    struct fw_conn *c = &fw->conns[h->src];
+    struct fw_conn *c = fw__conn(fw, h->src);
     if (h->type == VMMC__PKT_ACK)
         return 0;
     if (h->epoch != c->rx_epoch) {
@@ -399,14 +402,14 @@ int fw__link_rx(struct vmmc_fw *fw, const struct vmmc__hdr *h)
 void fw__link_rx_ack(struct vmmc_fw *fw, const struct vmmc__hdr *h)
 {
     if (fw->reliable && (h->flags & VMMC__PF_ACK))
-        apply_ack(fw, &fw->conns[h->src], h);
+        apply_ack(fw, fw__conn(fw, h->src), h);
 }
 
 void fw__link_refused(struct vmmc_fw *fw, const struct vmmc__hdr *h, int why)
 {
     if (!fw->reliable)
         return;
-    struct fw_conn *c = &fw->conns[h->src];
+    struct fw_conn *c = fw__conn(fw, h->src);
     c->has_refused = 1;
     c->refused_seq = h->seq;
     c->refused_status = why;

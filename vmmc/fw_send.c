@@ -129,7 +129,7 @@ static void job_maybe_complete(struct vmmc_fw *fw, struct fw_job *j)
 static void job_resolved(struct vmmc_fw *fw, struct fw_job *j, int dst,
                          int status)
 {
-    struct fw_conn *c = &fw->conns[dst];
+    struct fw_conn *c = fw__conn(fw, dst);
     if (c->inflight)
         c->inflight--;
     j->acked++;
@@ -287,7 +287,7 @@ void fw__pump(struct vmmc_fw *fw)
         struct fw_job *j = next_job(fw);
         if (!j)
             return;
-        fw->conns[j->dst].inflight++;
+        fw__conn(fw, j->dst)->inflight++;
         VS_INV(!fw->reliable || fw->conns[j->dst].inflight <= fw->window,
                "resources: node %d: %u packets in flight to node %d, above "
                "the window of %u",
