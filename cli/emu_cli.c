@@ -61,6 +61,9 @@ struct node_result {
     uint64_t utlb_hits, utlb_misses;
     uint64_t tx, rx, malformed, unknown;
     uint64_t fault[4]; /* injected by the shim: drop, corrupt, dup, reorder */
+    uint64_t loop_busy_ns, loop_sys_ns, loop_syscalls; /* the NIC thread */
+    uint64_t loop_cpu_ns;
+    uint64_t down_drops; /* DATA datagrams lost to down intervals */
 };
 
 _Static_assert(sizeof(struct node_result) <= EMU_CTRL_MAX,
@@ -111,6 +114,74 @@ static int parse_probability(const struct cli__emu_opts *o,
     return 0;
 }
 
+/* A node number: digits only. */
+static int parse_node(const char *s, size_t len, int *out)
+{
+    long v = 0;
+    if (!len || len > 5)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = (int)v;
+    return 0;
+}
+
+/* down=A-B@T1-T2 (the link between nodes A and B, both ways) or
+ * nicdown=K@T1-T2 (everything node K sends or is sent), T2 empty: for
+ * good; times in real time since the run's start.  Returns 0 or 2 after
+ * printing the error, which names the item. */
+static int parse_down(struct cli__emu_opts *o, const char *item,
+                      const char *key, const char *v)
+{
+    struct emu_faults *f = &o->faults;
+    int nic = key[0] == 'n';
+    const char *at = strrchr(v, '@');
+    if (!at || at == v)
+        return bad("option --faults: %s: want %s", item,
+                   nic ? "nicdown=NODE@T1-T2" : "down=A-B@T1-T2 (the link "
+                                                "between nodes A and B)");
+    if (f->ndowns == EMU_MAX_DOWNS)
+        return bad("option --faults: %s: more than %d down and nicdown "
+                   "items",
+                   item, EMU_MAX_DOWNS);
+    struct emu_down d = {.b = -1};
+    const char *dash = nic ? NULL : memchr(v, '-', (size_t)(at - v));
+    if (nic ? parse_node(v, (size_t)(at - v), &d.a)
+            : !dash || parse_node(v, (size_t)(dash - v), &d.a) ||
+                  parse_node(dash + 1, (size_t)(at - dash - 1), &d.b))
+        return bad("option --faults: %s: '%.*s' is not %s", item,
+                   (int)(at - v), v,
+                   nic ? "a node number" : "a link A-B between two nodes");
+    if (!nic && d.a == d.b)
+        return bad("option --faults: %s: a link joins two different nodes",
+                   item);
+    char t1[64];
+    const char *iv = at + 1, *mid = strchr(iv, '-');
+    if (!mid || (size_t)(mid - iv) >= sizeof t1)
+        return bad("option --faults: %s: want T1-T2 after '@' (T2 empty: "
+                   "down for good)",
+                   item);
+    snprintf(t1, sizeof t1, "%.*s", (int)(mid - iv), iv);
+    if (parse_time(t1, &d.from))
+        return bad("option --faults: %s: bad time '%s' (want a number with "
+                   "ns, us, ms or s, like 5ms)",
+                   item, t1);
+    d.to = HW_TIME_NEVER;
+    if (mid[1] && parse_time(mid + 1, &d.to))
+        return bad("option --faults: %s: bad time '%s' (want a number with "
+                   "ns, us, ms or s, like 5ms)",
+                   item, mid + 1);
+    if (d.to <= d.from)
+        return bad("option --faults: %s: the interval ends before it starts",
+                   item);
+    snprintf(o->down_item[f->ndowns], sizeof o->down_item[0], "%s", item);
+    f->downs[f->ndowns++] = d;
+    return 0;
+}
+
 /* --faults SPEC, the items of vmmcsim run --faults that apply to datagrams:
  * drop, corrupt, dup, reorder (probabilities), reorder_delay_max (a time).
  * Returns 0 or 2 after printing the error, which names the item. */
@@ -145,13 +216,11 @@ static int parse_faults(struct cli__emu_opts *o, const char *spec)
                 rc = bad("option --faults: %s: '%s' is not a time like 2ms",
                          item, v);
         } else if (!strcmp(key, "down") || !strcmp(key, "nicdown"))
-            rc = bad("option --faults: %s: %s= is not supported on the "
-                     "emulator yet (only drop, corrupt, dup, reorder, "
-                     "reorder_delay_max)",
-                     item, key);
+            rc = parse_down(o, item, key, v);
         else
             rc = bad("option --faults: unknown key '%s' in '%s' (keys: drop, "
-                     "corrupt, dup, reorder, reorder_delay_max)",
+                     "corrupt, dup, reorder, reorder_delay_max, down, "
+                     "nicdown)",
                      key, item);
         if (rc)
             return rc;
@@ -195,7 +264,14 @@ static void usage(FILE *f)
             "reorder_delay_max=T:\n"
             "                     faults on each node's sent datagrams, "
             "seeded by --seed\n"
-            "                     and the node (reorder holds up to T, 2ms)\n"
+            "                     and the node (reorder holds up to T, 2ms);\n"
+            "                     down=A-B@T1-T2: the link between nodes A "
+            "and B,\n"
+            "                     nicdown=K@T1-T2: node K's NIC, lose every "
+            "data\n"
+            "                     datagram in [T1, T2) of real time since "
+            "the start\n"
+            "                     (T2 empty: for good)\n"
             "  --base-port P      emu: nodes listen on 127.0.0.1:P..P+N-1 "
             "(default:\n"
             "                     ports the system picks)\n"
@@ -346,6 +422,16 @@ int cli__emu_parse(struct cli__emu_opts *o, int argc, char **argv)
             o->wl->min_nodes, o->nodes);
         goto out;
     }
+    for (int i = 0; o->launcher && i < o->faults.ndowns; i++) {
+        const struct emu_down *d = &o->faults.downs[i];
+        int k = d->a >= o->nodes ? d->a : d->b;
+        if (k >= o->nodes) {
+            bad("option --faults: %s: node %d is out of range (--nodes is "
+                "%d: 0..%d)",
+                o->down_item[i], k, o->nodes, o->nodes - 1);
+            goto out;
+        }
+    }
     if (o->kill_node >= o->nodes) {
         bad("option --kill-node: node %d is out of range (0..%d)", o->kill_node,
             o->nodes - 1);
@@ -423,6 +509,11 @@ static void fill_result(struct node_result *r, int id,
     r->fault[1] = s->fault_corrupt;
     r->fault[2] = s->fault_dup;
     r->fault[3] = s->fault_reorder;
+    r->loop_busy_ns = s->loop_busy_ns;
+    r->loop_sys_ns = s->loop_sys_ns;
+    r->loop_syscalls = s->loop_syscalls;
+    r->loop_cpu_ns = s->loop_cpu_ns;
+    r->down_drops = s->fault_down;
 }
 
 struct totals {
@@ -430,6 +521,8 @@ struct totals {
     uint64_t retransmits, timeouts, peer_failures, refused;
     uint64_t utlb_hits, utlb_misses, tx, rx, malformed, unknown;
     uint64_t fault[4];
+    uint64_t loop_busy_ns, loop_sys_ns, loop_syscalls, loop_cpu_ns;
+    uint64_t down_drops;
 };
 
 static const char *const fault_name[4] = {"dropped", "corrupted",
@@ -437,7 +530,8 @@ static const char *const fault_name[4] = {"dropped", "corrupted",
 
 static int faults_on(const struct emu_faults *f)
 {
-    return f->drop > 0 || f->corrupt > 0 || f->dup > 0 || f->reorder > 0;
+    return f->drop > 0 || f->corrupt > 0 || f->dup > 0 || f->reorder > 0 ||
+           f->ndowns > 0;
 }
 
 static void print_rows(const struct cli__emu_opts *o,
@@ -495,7 +589,14 @@ static void print_rows(const struct cli__emu_opts *o,
                    ",\"reordered\":%" PRIu64 "}",
                    i ? "," : "", i, all[i].fault[0], all[i].fault[1],
                    all[i].fault[2], all[i].fault[3]);
-        printf("],\"wall_s\":%.6f,\"peak_rss_kb\":%ld}\n", wall_s,
+        printf("],\"faults_down_dropped\":%" PRIu64, t->down_drops);
+        printf(",\"nic_loop_busy_ns\":%" PRIu64
+               ",\"nic_loop_syscall_ns\":%" PRIu64
+               ",\"nic_loop_syscalls\":%" PRIu64
+               ",\"nic_loop_cpu_ns\":%" PRIu64,
+               t->loop_busy_ns, t->loop_sys_ns, t->loop_syscalls,
+               t->loop_cpu_ns);
+        printf(",\"wall_s\":%.6f,\"peak_rss_kb\":%ld}\n", wall_s,
                ru.ru_maxrss);
         return;
     }
@@ -522,8 +623,10 @@ static void print_rows(const struct cli__emu_opts *o,
            t->malformed, t->unknown);
     if (faults_on(&o->faults)) {
         printf("faults injected: %" PRIu64 " dropped, %" PRIu64
-               " corrupted, %" PRIu64 " duplicated, %" PRIu64 " reordered\n",
-               t->fault[0], t->fault[1], t->fault[2], t->fault[3]);
+               " corrupted, %" PRIu64 " duplicated, %" PRIu64
+               " reordered, %" PRIu64 " lost to down intervals\n",
+               t->fault[0], t->fault[1], t->fault[2], t->fault[3],
+               t->down_drops);
         for (int i = 0; i < nnodes; i++) {
             printf("  node %d:", i);
             for (int j = 0; j < 4; j++)
@@ -576,6 +679,11 @@ static int report(struct cli__emu_node *x, const struct node_result *all,
         t.rx += res.rx;
         t.malformed += res.malformed;
         t.unknown += res.unknown;
+        t.loop_busy_ns += res.loop_busy_ns;
+        t.loop_sys_ns += res.loop_sys_ns;
+        t.loop_syscalls += res.loop_syscalls;
+        t.loop_cpu_ns += res.loop_cpu_ns;
+        t.down_drops += res.down_drops;
         for (int j = 0; j < 4; j++)
             t.fault[j] += res.fault[j];
     }

@@ -35,6 +35,7 @@ struct cli__emu_opts {
     hw_time_t kill_after;
     const char *kill_text;
     struct emu_faults faults; /* --faults (the seed is --seed) */
+    char down_item[EMU_MAX_DOWNS][256]; /* the down items, for messages */
     const struct wl_def *wl;
     struct wl_opts wopts;
     struct nicm_profile prof;

@@ -141,6 +141,8 @@ void emu_hostlock_release(struct emu_hostlock *l);
 
 /* ---- A node ---- */
 
+#define EMU_MAX_DOWNS 16
+
 /* The fault shim (emu/nic.c): what happens to the firmware's packets (DATA
  * datagrams) on the sending side, in the NIC thread, just before they go
  * to the socket.  Probabilities per datagram, drawn in this order: drop (it
@@ -154,6 +156,18 @@ struct emu_faults {
     double drop, corrupt, dup, reorder;
     hw_time_t reorder_delay_max; /* <= 0: EMU_REORDER_DELAY_DEFAULT */
     uint64_t seed;
+    /* Down intervals, in real time since the node's epoch (cfg.epoch_ns:
+     * the run's start, shared by the node processes of one machine):
+     * while one holds, every DATA datagram between nodes a and b (both
+     * ways), or (b < 0) every DATA datagram node a sends or is sent, is
+     * lost.  The sender checks, so both ends agree on one machine.  HELLO
+     * and FIN are left alone (they have their own resends).  to =
+     * HW_TIME_NEVER: for good. */
+    struct emu_down {
+        int a, b;
+        hw_time_t from, to;
+    } downs[EMU_MAX_DOWNS];
+    int ndowns;
 };
 #define EMU_REORDER_DELAY_DEFAULT (2 * HW_MS)
 
@@ -198,6 +212,16 @@ struct emu_stats {
     uint64_t sram_peak;
     /* Faults the shim injected into this node's sends, by kind. */
     uint64_t fault_drop, fault_corrupt, fault_dup, fault_reorder;
+    /* DATA datagrams not sent because a down interval held. */
+    uint64_t fault_down;
+    /* The NIC thread's own cost (CLOCK_MONOTONIC, nanoseconds): time in
+     * the loop's callbacks (everything but waiting for an event), and of
+     * it the time inside sendmsg/recvmmsg calls (loop_syscalls of them,
+     * a last read that finds the socket empty included). */
+    uint64_t loop_busy_ns, loop_sys_ns, loop_syscalls;
+    /* The NIC thread's CPU time (user and system, waiting in epoll
+     * included), as of the emu_node_stats call. */
+    uint64_t loop_cpu_ns;
 };
 
 typedef struct emu_node emu_node;

@@ -88,11 +88,12 @@ struct emu_node {
     unsigned char **rx_free; /* free ones, a stack */
     unsigned nrx_free;
     int rx_paused;         /* the socket is not read: no buffer free */
-    unsigned char *rx_raw; /* one datagram as it arrives */
+    unsigned char *rx_raw; /* datagrams as they arrive (RX_MMSG of them) */
     size_t rx_raw_len;
     uint64_t sram_used, sram_base;
     struct emu__timer *timers;
     struct emu_stats st;
+    uint64_t loop_cpu_done; /* CPU time of NIC threads that ended */
     int faulty;            /* cfg.faults has a non-zero probability */
     uint64_t rng[4];       /* the fault shim's generator */
     unsigned char *tx_raw; /* a corrupted datagram as it leaves */

@@ -39,6 +39,7 @@
     ((struct emu_node *)((char *)(x)-offsetof(struct emu_node, nic)))
 
 #define RX_BURST 64 /* datagrams per callback, so timers and PIO get turns */
+#define RX_MMSG 16  /* datagrams per recvmmsg call */
 #define SOCK_BUF (4 << 20)
 
 int64_t emu__mono_ns(void)
@@ -133,9 +134,12 @@ static void send_raw(struct emu_node *n, int dst, const void *hdr,
     mh.msg_iov = iov;
     mh.msg_iovlen = len ? 2 : 1;
     ssize_t r;
+    int64_t t0 = emu__mono_ns();
     do
         r = sendmsg(n->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
     while (r < 0 && errno == EINTR);
+    n->st.loop_sys_ns += (uint64_t)(emu__mono_ns() - t0);
+    n->st.loop_syscalls++;
     if (r >= 0) {
         n->st.tx_datagrams++;
         n->st.tx_bytes += (uint64_t)r;
@@ -212,6 +216,23 @@ static void hold(struct emu_node *n, int dst, const unsigned char *hdr,
     n->held = h;
 }
 
+/* Whether a down interval cuts this node off from dst now. */
+static int down_now(struct emu_node *n, int dst)
+{
+    const struct emu_faults *f = &n->cfg.faults;
+    hw_time_t t = emu_now(n);
+    for (int i = 0; i < f->ndowns; i++) {
+        const struct emu_down *d = &f->downs[i];
+        if (t < d->from || t >= d->to)
+            continue;
+        if (d->b < 0 ? d->a == n->self || d->a == dst
+                     : (d->a == n->self && d->b == dst) ||
+                           (d->b == n->self && d->a == dst))
+            return 1;
+    }
+    return 0;
+}
+
 void emu__send(struct emu_node *n, int type, int dst, const void *payload,
                size_t len)
 {
@@ -219,6 +240,10 @@ void emu__send(struct emu_node *n, int type, int dst, const void *payload,
                              (uint16_t)dst,    (uint32_t)len, n->cl->id};
     unsigned char hdr[EMU_WIRE_HDR];
     emu_wire_header(hdr, &h, payload);
+    if (type == EMU_PKT_DATA && n->cfg.faults.ndowns && down_now(n, dst)) {
+        n->st.fault_down++;
+        return;
+    }
     if (!n->faulty || type != EMU_PKT_DATA || !len) {
         send_raw(n, dst, hdr, EMU_WIRE_HDR, payload, len);
         return;
@@ -307,8 +332,8 @@ static void handle_data(struct emu_node *n, const struct emu_wire_hdr *h,
     upcall_end(n);
 }
 
-static void handle_datagram(struct emu_node *n, size_t len,
-                            const struct sockaddr_storage *from,
+static void handle_datagram(struct emu_node *n, const unsigned char *buf,
+                            size_t len, const struct sockaddr_storage *from,
                             socklen_t fromlen)
 {
     struct emu_wire_hdr h;
@@ -321,7 +346,7 @@ static void handle_datagram(struct emu_node *n, size_t len,
             break;
         }
     int st = len > n->rx_raw_len ? EMU_WIRE_BAD_LENGTH
-                                 : emu_wire_decode(n->rx_raw, len, &h);
+                                 : emu_wire_decode(buf, len, &h);
     if (st != EMU_WIRE_OK) {
         n->st.rx_bad[st]++;
         if (st == EMU_WIRE_BAD_VERSION && known >= 0)
@@ -361,33 +386,61 @@ static void handle_datagram(struct emu_node *n, size_t len,
     n->st.rx_bytes += len;
     n->last_heard[h.src] = emu_now(n);
     if (h.type == EMU_PKT_DATA)
-        handle_data(n, &h, n->rx_raw + EMU_WIRE_HDR);
+        handle_data(n, &h, buf + EMU_WIRE_HDR);
     else
-        emu__ctrl_rx(n, &h, n->rx_raw + EMU_WIRE_HDR);
+        emu__ctrl_rx(n, &h, buf + EMU_WIRE_HDR);
 }
 
+/* Reads what the socket holds, RX_MMSG datagrams per recvmmsg call (no
+ * more than there are free receive buffers), up to RX_BURST. */
 static void rx_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)revents;
     struct emu_node *n = w->data;
-    for (int i = 0; i < RX_BURST; i++) {
+    struct mmsghdr mm[RX_MMSG];
+    struct iovec iov[RX_MMSG];
+    struct sockaddr_storage from[RX_MMSG];
+    for (int done = 0; done < RX_BURST;) {
         if (!n->nrx_free) {
             ev_io_stop(loop, w);
             n->rx_paused = 1;
             n->st.rx_stalls++;
             return;
         }
-        struct sockaddr_storage from;
-        socklen_t fromlen = sizeof from;
-        ssize_t r =
-            recvfrom(n->fd, n->rx_raw, n->rx_raw_len, MSG_DONTWAIT | MSG_TRUNC,
-                     (struct sockaddr *)&from, &fromlen);
+        unsigned want = RX_MMSG;
+        if (want > n->nrx_free)
+            want = n->nrx_free;
+        if (want > (unsigned)(RX_BURST - done))
+            want = (unsigned)(RX_BURST - done);
+        memset(mm, 0, want * sizeof *mm);
+        for (unsigned i = 0; i < want; i++) {
+            iov[i] = (struct iovec){n->rx_raw + i * n->rx_raw_len,
+                                    n->rx_raw_len};
+            mm[i].msg_hdr.msg_name = &from[i];
+            mm[i].msg_hdr.msg_namelen = sizeof from[i];
+            mm[i].msg_hdr.msg_iov = &iov[i];
+            mm[i].msg_hdr.msg_iovlen = 1;
+        }
+        int64_t t0 = emu__mono_ns();
+        int r = recvmmsg(n->fd, mm, want, MSG_DONTWAIT, NULL);
+        n->st.loop_sys_ns += (uint64_t)(emu__mono_ns() - t0);
+        n->st.loop_syscalls++;
         if (r < 0) {
             if (errno == EINTR)
                 continue;
             return; /* EAGAIN, or an error report: nothing to read */
         }
-        handle_datagram(n, (size_t)r, &from, fromlen);
+        for (int i = 0; i < r; i++) {
+            /* A truncated datagram was longer than any valid one. */
+            size_t len = mm[i].msg_hdr.msg_flags & MSG_TRUNC
+                             ? n->rx_raw_len + 1
+                             : mm[i].msg_len;
+            handle_datagram(n, n->rx_raw + (size_t)i * n->rx_raw_len, len,
+                            &from[i], mm[i].msg_hdr.msg_namelen);
+        }
+        done += r;
+        if ((unsigned)r < want)
+            return; /* the socket is empty */
     }
 }
 
@@ -420,6 +473,15 @@ void emu__ring_bell(struct emu_node *n)
     upcall_end(n);
 }
 
+/* Every batch of callbacks, timed: the NIC loop's busy time. */
+static void invoke_timed(struct ev_loop *loop)
+{
+    struct emu_node *n = ev_userdata(loop);
+    int64_t t0 = emu__mono_ns();
+    ev_invoke_pending(loop);
+    n->st.loop_busy_ns += (uint64_t)(emu__mono_ns() - t0);
+}
+
 static void *loop_main(void *arg)
 {
     struct emu_node *n = arg;
@@ -427,6 +489,10 @@ static void *loop_main(void *arg)
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     ev_run(n->loop, 0);
+    struct timespec ts;
+    if (!clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
+        n->loop_cpu_done +=
+            (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
     return NULL;
 }
 
@@ -724,10 +790,28 @@ int emu_node_open(emu_node **out, const struct emu_config *cfg, char *err,
     int rc = open_socket(n, err, errlen);
     if (rc)
         goto fail;
+    const struct emu_faults *fd = &cfg->faults;
+    if (fd->ndowns < 0 || fd->ndowns > EMU_MAX_DOWNS) {
+        snprintf(err, errlen, "option --faults: %d down intervals (at most "
+                              "%d)", fd->ndowns, EMU_MAX_DOWNS);
+        rc = VS_ECONFIG;
+        goto fail;
+    }
+    for (int i = 0; i < fd->ndowns; i++) {
+        const struct emu_down *d = &fd->downs[i];
+        if (d->a < 0 || d->a >= n->nnodes || d->b >= n->nnodes ||
+            d->a == d->b || d->from < 0 || d->to <= d->from) {
+            snprintf(err, errlen, "option --faults: down interval %d (nodes "
+                                  "%d, %d) does not fit %s's %d nodes",
+                     i, d->a, d->b, n->cl->path, n->nnodes);
+            rc = VS_ECONFIG;
+            goto fail;
+        }
+    }
     n->rx_raw_len =
         EMU_WIRE_HDR +
         (cfg->max_packet > EMU_CTRL_MAX ? cfg->max_packet : EMU_CTRL_MAX);
-    n->rx_raw = malloc(n->rx_raw_len);
+    n->rx_raw = malloc(RX_MMSG * n->rx_raw_len);
     n->tx_raw = malloc(cfg->max_packet);
     const struct emu_faults *f = &cfg->faults;
     n->faulty = f->drop > 0 || f->corrupt > 0 || f->dup > 0 || f->reorder > 0;
@@ -746,6 +830,8 @@ int emu_node_open(emu_node **out, const struct emu_config *cfg, char *err,
         n->rx_free[n->nrx_free++] = n->rx_mem + (size_t)i * cfg->max_packet;
     n->sram_used = n->sram_base = rxbytes; /* the receive buffers */
     n->st.sram_peak = rxbytes;
+    ev_set_userdata(n->loop, n);
+    ev_set_invoke_pending_cb(n->loop, invoke_timed);
     ev_io_init(&n->rx_w, rx_cb, n->fd, EV_READ);
     n->rx_w.data = n;
     ev_io_start(n->loop, &n->rx_w);
@@ -773,6 +859,13 @@ hw_host *emu_host(emu_node *n)
 }
 const struct emu_stats *emu_node_stats(emu_node *n)
 {
+    n->st.loop_cpu_ns = n->loop_cpu_done;
+    clockid_t cid;
+    struct timespec ts;
+    if (n->running && !pthread_getcpuclockid(n->thread, &cid) &&
+        !clock_gettime(cid, &ts))
+        n->st.loop_cpu_ns +=
+            (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
     return &n->st;
 }
 
