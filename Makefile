@@ -28,13 +28,17 @@ CC ?= cc
 OPT ?= -O2
 CWARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
          -Wformat=2
+# libtirpc (libs/rpc): its headers as system headers.
+TIRPC_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags libtirpc 2>/dev/null || echo -I/usr/include/tirpc))
+TIRPC_LIBS := $(shell pkg-config --libs libtirpc 2>/dev/null || echo -ltirpc)
 # -fPIC: the core is also a shared library (build/libvmmcsim.so), which
 # vmmcsim and the programs vmmcsim-cc builds link against.
 CFLAGS := -std=c11 $(OPT) -g $(CWARN) -D_DEFAULT_SOURCE -I. -fPIC \
-          -fno-semantic-interposition $(SANFLAGS) $(EXTRA_CFLAGS)
+          -fno-semantic-interposition $(SANFLAGS) $(EXTRA_CFLAGS) \
+          $(TIRPC_CFLAGS)
 DEPFLAGS = -MMD -MP
 # -lev -lpthread: the emulated backend (emu/).
-LDLIBS := -lsimgrid -lev -lpthread -lm
+LDLIBS := -lsimgrid -lev -lpthread -lm $(TIRPC_LIBS)
 TEST_LDLIBS := -lcunit
 
 UTIL_SRC := $(wildcard util/*.c hw/*.c)
@@ -82,7 +86,8 @@ $(BUILD)/vmmcsim: $(BUILD)/cli/main.o $(BUILD)/libvmmcsim.so
 # The compiler wrapper: builds a C program into what vmmcsim exec runs.
 $(BUILD)/vmmcsim-cc: scripts/vmmcsim-cc.in $(BUILD)/libvmmcsim.so
 	sed -e "s|@ROOT@|$(CURDIR)|g" -e "s|@BUILD@|$(CURDIR)/$(BUILD)|g" \
-	    -e "s|@CC@|$(CC)|g" $< > $@
+	    -e "s|@CC@|$(CC)|g" -e "s|@TIRPC_CFLAGS@|$(TIRPC_CFLAGS)|g" \
+	    -e "s|@TIRPC_LIBS@|$(TIRPC_LIBS)|g" $< > $@
 	chmod +x $@
 
 $(BUILD)/vmmcsim-tests: $(TEST_OBJ) $(CLI_LIB_OBJ) $(BUILD)/libvmmcsim.a
@@ -106,8 +111,15 @@ test: deps
 # (util/inv.h), in its own folder; the CSV goes to $(BUILD)/bench/.
 bench: deps
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)-bench \
-	    EXTRA_CFLAGS="$(EXTRA_CFLAGS) -DVS_NO_INVARIANTS" $(BUILD)-bench/vmmcsim
+	    EXTRA_CFLAGS="$(EXTRA_CFLAGS) -DVS_NO_INVARIANTS" $(BUILD)-bench/vmmcsim \
+	    $(BUILD)-bench/bench/refloop
 	BENCH_OUT=$(BUILD)/bench sh bench/run.sh $(BUILD)-bench
+
+# The reference event loop of the speed table (bench/refloop.c, docs/speed.md):
+# plain C, no SimGrid, the same optimisation as the simulator.
+$(BUILD)/bench/refloop: bench/refloop.c Makefile
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(OPT) -g $(CWARN) $< -o $@ -lm
 
 # Latency and bandwidth curves per profile, as PNG (gnuplot-nox).
 plots:
@@ -142,6 +154,7 @@ FUZZ_S ?= 60
 FUZZ_BUILD := build-fuzz
 FUZZ_CC ?= clang
 FUZZ_CFLAGS := -std=c11 -O1 -g $(CWARN) -D_DEFAULT_SOURCE -I. -DVS_LIBFUZZER \
+               $(TIRPC_CFLAGS) \
                -fsanitize=fuzzer-no-link,address,undefined \
                -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_NAMES := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))

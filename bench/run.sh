@@ -81,31 +81,8 @@ echo "(hit: 4-byte pingpong from one page; miss: from a 16 MiB span, 4x the"
 echo " cache's reach; stream_fits: 64 KiB messages over 1 MiB; stream_big: over 32 MiB)"
 
 echo
-echo "== simulator speed (wall clock, median of $RUNS runs) =="
-speed() { # speed NAME ARGS...: runs vmmcsim --json RUNS times
-    name=$1; shift
-    : > "$OUT/$name.runs"
-    i=0
-    while [ $i -lt "$RUNS" ]; do
-        "$V" run --json "$@" > "$OUT/$name.json"
-        w=$(num wall_s < "$OUT/$name.json")
-        p=$(num packets < "$OUT/$name.json")
-        e=$(num events < "$OUT/$name.json")
-        r=$(num peak_rss_kb < "$OUT/$name.json")
-        echo "$w $p $e $r" >> "$OUT/$name.runs"
-        i=$((i + 1))
-    done
-    mw=$(awk '{print $1}' "$OUT/$name.runs" | median)
-    mp=$(awk '{print $2/$1}' "$OUT/$name.runs" | median)
-    me=$(awk '{print $3/$1}' "$OUT/$name.runs" | median)
-    rss=$(awk '$4>m {m=$4} END {print m}' "$OUT/$name.runs")
-    pk=$(awk 'NR==1 {print $2}' "$OUT/$name.runs")
-    echo "$name,$RUNS,$pk,$mw,$mp,$me,$rss" >> "$OUT/speed.csv"
-}
-echo "scenario,runs,packets,median_wall_s,median_packets_per_s,median_events_per_s,peak_rss_kb" > "$OUT/speed.csv"
-speed stream_2nodes bandwidth --sizes 1M --count 200
-speed alltoall_16nodes --platform configs/myrinet-16.xml alltoall --messages 2000 --min-size 4096 --max-size 65536
-show "$OUT/speed.csv"
+echo "== simulator speed (wall clock, median of $RUNS runs; bench/speed.sh, docs/speed.md) =="
+sh bench/speed.sh "$B" "$OUT"
 echo
 echo "CSV files in $OUT: fidelity.csv reliability.csv utlb.csv speed.csv (curves: pingpong.csv, bandwidth.csv)"
 
@@ -222,3 +199,11 @@ if [ $have_smpi = 0 ]; then
 fi
 echo "(predicted_ratio: vmmcsim / SMPI; speed_ratio: vmmcsim's actions/s over SMPI's,"
 echo " the target being >= 0.33, within 3x.  CSV file in $OUT: replay.csv)"
+
+BENCH_OUT="$OUT" sh bench/sock.sh "$B" # libs/sock next to raw VMMC: sock.csv
+BENCH_OUT="$OUT" sh bench/rpc.sh "$B" # libs/rpc next to sockets and raw VMMC: rpc.csv
+BENCH_OUT="$OUT" sh bench/flow.sh "$B" # --fabric flow next to packet: flow.csv (docs/fabric-flow.md)
+BENCH_OUT="$OUT" sh bench/svm.sh "$B" # libs/svm applications: speed-up and protocol counts: svm.csv
+
+echo
+BENCH_OUT="$OUT" sh bench/emu.sh "$B" # the emulator next to the simulator on configs/loopback.ini: emu.csv

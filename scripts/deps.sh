@@ -5,7 +5,7 @@
 # and its libFuzzer/sanitizer runtimes, for `make fuzz` only (they are
 # large, so `make test` does not ask for them); with --plots: gnuplot.
 
-PKGS="pkg-config libsimgrid-dev libev-dev libcunit1-dev"
+PKGS="pkg-config libsimgrid-dev libev-dev libcunit1-dev libtirpc-dev rpcsvc-proto"
 [ "$1" = --fuzz ] && PKGS="$PKGS clang libclang-rt-14-dev"
 # --plots: gnuplot without X, for `make plots` only.
 [ "$1" = --plots ] && PKGS="$PKGS gnuplot-nox"

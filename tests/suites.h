@@ -6,7 +6,9 @@
 #define TH_SUITES(X)                                                        \
     X(register_engine_tests)                                                \
     X(register_nicmodel_tests)                                              \
+    X(register_fabric_tests)                                                \
     X(register_faults_tests)                                                \
+    X(register_flow_tests)                                                  \
     X(register_faults_cli_tests)                                            \
     X(register_vmmc_tests)                                                  \
     X(register_vmmc2_tests)                                                 \
@@ -17,12 +19,18 @@
     X(register_timeline_tests)                                              \
     X(register_baseline_tests)                                              \
     X(register_workload_tests)                                              \
+    X(register_speed_tests)                                                 \
     X(register_cli_tests)                                                   \
     X(register_profile_tests)                                               \
     X(register_fuzz_regress_tests)                                          \
     X(register_msg_tests)                                                   \
+    X(register_rpc_tests)                                                   \
     X(register_replay_tests)                                                \
-    X(register_emu_tests)
+    X(register_sock_tests)                                                  \
+    X(register_svm_tests)                                                   \
+    X(register_emu_tests)                                                  \
+    X(register_conf_sim_tests)                                             \
+    X(register_conf_emu_tests)
 
 #define TH_DECLARE_(fn) void fn(void);
 TH_SUITES(TH_DECLARE_)
