@@ -51,6 +51,8 @@
 #define DEFAULT_PROFILE "myrinet.ini"
 #define DEFAULT_JOIN_TIMEOUT (5000 * HW_MS)
 #define DEFAULT_TIMEOUT (300000 * HW_MS)
+/* How long a node whose program failed waits for its peers to finish. */
+#define EXEC_FAIL_FINISH (5000 * HW_MS)
 
 /* What a node hands node 0 at the end (in its FIN). */
 struct node_result {
@@ -239,6 +241,9 @@ static void usage(FILE *f)
             "       vmmcsim emu-node --cluster FILE --id K [--join-timeout T]\n"
             "                   [--timeout T] [options] WORKLOAD [workload "
             "options]\n"
+            "       vmmcsim emu --nodes N [options] exec PROGRAM [args]\n"
+            "       vmmcsim emu-node --cluster FILE --id K [options] exec "
+            "PROGRAM [args]\n"
             "\n"
             "Runs a workload on emulated NICs in real time, one process per "
             "node, packets\n"
@@ -248,6 +253,13 @@ static void usage(FILE *f)
             "FILE\n"
             "describes ('ID HOST PORT' per line, ids 0..N-1), for runs across "
             "machines.\n"
+            "exec PROGRAM runs a program built by vmmcsim-cc (MPI, sockets, "
+            "RPC, SVM)\n"
+            "instead of a workload, its main on every node; everything after "
+            "PROGRAM\n"
+            "is its arguments.  Node 0's output is the run's; a node whose "
+            "program\n"
+            "returns or exits non-zero fails the run.\n"
             "\n"
             "Options:\n"
             "  --profile FILE     NIC numbers (buffers, SRAM, link timers); "
@@ -321,6 +333,18 @@ int cli__emu_parse(struct cli__emu_opts *o, int argc, char **argv)
             continue;
         }
         if (a[0] != '-') {
+            if (!strcmp(a, "exec")) { /* the rest is the program's */
+                if (i + 1 >= argc) {
+                    bad("exec: no program given (want exec PROGRAM "
+                        "[args])");
+                    goto out;
+                }
+                o->wl = &cli__emu_exec_def;
+                o->prog = argv[i + 1];
+                o->pargc = argc - i - 1;
+                o->pargv = argv + i + 1;
+                break;
+            }
             if (!(o->wl = wl_find(a))) {
                 bad("unknown workload '%s' (see vmmcsim --help)", a);
                 goto out;
@@ -409,6 +433,11 @@ int cli__emu_parse(struct cli__emu_opts *o, int argc, char **argv)
         bad("no workload given (see vmmcsim --help)");
         goto out;
     }
+    if (o->prog && o->fmt != CLI__EMU_TABLE) {
+        bad("--csv and --json are for workloads; exec prints the program's "
+            "own output");
+        goto out;
+    }
     if (o->launcher && !o->nodes) {
         bad("--nodes N is required");
         goto out;
@@ -456,6 +485,8 @@ int cli__emu_parse(struct cli__emu_opts *o, int argc, char **argv)
         bad("%s", err);
         goto out;
     }
+    if (o->prog && cli__emu_exec_load(o))
+        goto out;
     rc = 0;
 out:
     free(wargv);
@@ -652,7 +683,10 @@ static int report(struct cli__emu_node *x, const struct node_result *all,
         struct node_result res = all[k];
         if (res.node != k)
             continue; /* none came (or not of this build) */
-        if (res.failed && k != x->id) {
+        /* Under the launcher a program's failure is its own node's: the
+         * launcher names that node (a workload's fails the run's record,
+         * so node 0's too). */
+        if (res.failed && k != x->id && !(x->obs && o->prog)) {
             failed = 1;
             if (!x->obs) /* the launcher reports it otherwise */
                 fprintf(stderr, "vmmcsim: node %d failed: %s\n", k, res.error);
@@ -689,6 +723,8 @@ static int report(struct cli__emu_node *x, const struct node_result *all,
     }
     if (failed || sh->failed)
         return 1;
+    if (o->prog) /* the program's output is the run's */
+        return 0;
     char where[600];
     if (x->obs)
         snprintf(where, sizeof where, "on %d local node processes", x->cl->n);
@@ -725,7 +761,9 @@ static void fill_config(struct emu_config *cfg, const struct cli__emu_node *x)
     cfg->join_timeout = x->o->join_timeout;
     cfg->spin = x->o->spin;
     cfg->epoch_ns = x->epoch_ns;
-    cfg->hostlock = x->lock;
+    /* Programs (exec) share no memory across nodes: no need to take
+     * turns. */
+    cfg->hostlock = x->o->prog ? NULL : x->lock;
     cfg->faults = x->o->faults;
 }
 
@@ -800,7 +838,8 @@ int cli__emu_run_node(struct cli__emu_node *x)
     }
     log_set_stamp(stamp);
     static char running[64];
-    snprintf(running, sizeof running, "running %s", o->wl->name);
+    snprintf(running, sizeof running, "running %s",
+             o->prog ? o->prog : o->wl->name);
     term_node = x->id;
     term_what = "starting";
     struct sigaction sa;
@@ -850,26 +889,41 @@ int cli__emu_run_node(struct cli__emu_node *x)
     struct wl_env env = {emu_host(n), x->id, x->cl->n, sh};
     term_what = running;
     emu_host_enter(n);
-    o->wl->main(&env);
-    int own_fail = sh->failed && (!x->obs || error_is_mine(sh->error, x->id));
+    char why[256] = "";
+    int own_fail;
+    if (o->prog) {
+        own_fail = cli__emu_exec_run(o, x->id, why, sizeof why) != 0;
+    } else {
+        o->wl->main(&env);
+        own_fail = sh->failed && (!x->obs || error_is_mine(sh->error, x->id));
+    }
     /* The firmware's counters, read while its thread still runs (they only
      * grow; the record is a report, not an invariant). */
     struct node_result res;
     fill_result(&res, x->id, sh, own_fail, fw, n);
+    if (o->prog && own_fail)
+        snprintf(res.error, sizeof res.error, "%s", why);
     emu_host_leave(n);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     wall_s = (double)(t1.tv_sec - t0.tv_sec) +
              (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     if (own_fail) {
-        fprintf(stderr, "vmmcsim: workload %s failed: %s\n", o->wl->name,
-                res.error);
+        if (o->prog)
+            fprintf(stderr, "vmmcsim: emu: %s\n", res.error);
+        else
+            fprintf(stderr, "vmmcsim: workload %s failed: %s\n", o->wl->name,
+                    res.error);
         fflush(stderr);
         status = 1;
     }
     term_what = "waiting for its peers to finish";
-    rc = emu_node_finish(n, &res, sizeof res,
-                         !x->obs && o->timeout_set ? o->timeout : -1, err,
-                         sizeof err);
+    hw_time_t fin_timeout = !x->obs && o->timeout_set ? o->timeout : -1;
+    /* A failed program's peers may wait for it forever (an MPI_Recv from
+     * it): its node says goodbye but does not wait for them long. */
+    if (o->prog && own_fail &&
+        (fin_timeout < 0 || fin_timeout > EXEC_FAIL_FINISH))
+        fin_timeout = EXEC_FAIL_FINISH;
+    rc = emu_node_finish(n, &res, sizeof res, fin_timeout, err, sizeof err);
     if (rc) {
         fprintf(stderr, "vmmcsim: error: %s\n", err);
         status = 1;
@@ -923,10 +977,13 @@ int cli_emu_node(int argc, char **argv)
         return rc < 0 ? 0 : rc;
     struct emu_cluster cl;
     char err[1024];
-    if (emu_cluster_load(&cl, o.cluster, err, sizeof err))
+    if (emu_cluster_load(&cl, o.cluster, err, sizeof err)) {
+        cli__emu_exec_unload();
         return cli__error("emu-node: ", "%s", err);
+    }
     if (o.id >= cl.n) {
         emu_cluster_free(&cl);
+        cli__emu_exec_unload();
         return cli__error("emu-node: ",
                           "option --id: node %d is not in %s "
                           "(ids 0..%d)",
@@ -935,6 +992,7 @@ int cli_emu_node(int argc, char **argv)
     if (cl.n < o.wl->min_nodes) {
         int n = cl.n;
         emu_cluster_free(&cl);
+        cli__emu_exec_unload();
         return cli__error("emu-node: ",
                           "%s needs at least %d nodes; %s "
                           "lists %d",
@@ -943,5 +1001,6 @@ int cli_emu_node(int argc, char **argv)
     struct cli__emu_node x = {&o, &cl, o.id, -1, 0, NULL, NULL};
     rc = cli__emu_run_node(&x);
     emu_cluster_free(&cl);
+    cli__emu_exec_unload();
     return rc;
 }

@@ -36,8 +36,11 @@ struct cli__emu_opts {
     const char *kill_text;
     struct emu_faults faults; /* --faults (the seed is --seed) */
     char down_item[EMU_MAX_DOWNS][256]; /* the down items, for messages */
-    const struct wl_def *wl;
+    const struct wl_def *wl; /* &cli__emu_exec_def for exec PROGRAM */
     struct wl_opts wopts;
+    const char *prog; /* exec PROGRAM [args]: the program, or NULL */
+    int pargc;        /* its argc and argv, argv[0] the program */
+    char **pargv;
     struct nicm_profile prof;
 };
 
@@ -70,5 +73,22 @@ void cli__emu_msg_conf(struct wl_shared *sh, const struct nicm_profile *p);
 /* Runs one node to its end; returns its exit status (node 0 prints the
  * results). */
 int cli__emu_run_node(struct cli__emu_node *x);
+
+/* ---- exec PROGRAM [args] (cli/emu_exec.c) ---- */
+
+/* The workload that stands for a program (its main is never called). */
+extern const struct wl_def cli__emu_exec_def;
+/* Loads o->prog (once per process, before the launcher forks).  Returns
+ * 0 or 2 (bad input, printed). */
+int cli__emu_exec_load(struct cli__emu_opts *o);
+void cli__emu_exec_unload(void);
+/* Runs the program's main on the calling thread (the node's host, after
+ * emu_host_enter), then node_end(); returns its status (0 to 255), and
+ * when not 0, why, as "node K: ...". */
+int cli__emu_exec_run(const struct cli__emu_opts *o, int node, char *why,
+                      size_t len);
+/* From __wrap_exit (cli/exec.c): on the thread running a program, jumps
+ * back to cli__emu_exec_run; returns elsewhere. */
+void cli__emu_exec_exit(int status);
 
 #endif

@@ -400,9 +400,11 @@ int cli_emu(int argc, char **argv)
     char dir[PATH_MAX], path[PATH_MAX + 16], err[1024];
     snprintf(dir, sizeof dir, "%s/vmmcsim-emu-XXXXXX",
              tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(dir))
+    if (!mkdtemp(dir)) {
+        cli__emu_exec_unload();
         return bad("cannot make a directory in %s: %s",
                    tmp && *tmp ? tmp : "/tmp", strerror(errno));
+    }
     snprintf(path, sizeof path, "%s/cluster", dir);
     rc = 2;
     if (make_cluster(o, fds, path))
@@ -459,5 +461,6 @@ out:
     unlink(path);
     rmdir(dir);
     fflush(stdout);
+    cli__emu_exec_unload();
     return rc;
 }

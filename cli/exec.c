@@ -13,7 +13,8 @@
  *
  * exit() inside the program ends only its node: vmmcsim-cc links the
  * program with --wrap=exit, and __wrap_exit() jumps back to where exec
- * started that node's main().
+ * started that node's main() (or, on the emulator, to where
+ * cli/emu_exec.c started it).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -31,6 +32,7 @@
 #include "cli/cli.h"
 #include "cli/cli_int.h"
 #include "cli/cluster.h"
+#include "cli/emu_cli.h"
 #include "libs/mpi/mpi_rt.h"
 #include "libs/node/node.h"
 #include "nicmodel/profile.h"
@@ -62,6 +64,9 @@ void __wrap_exit(int status) __attribute__((noreturn));
  * is libc's). */
 void __wrap_exit(int status)
 {
+    /* On the emulator (vmmcsim emu ... exec): back to the node's runner
+     * if this is the thread running the program. */
+    cli__emu_exec_exit(status);
     hw_host *h = hw_self();
     if (!X.active || !h || h->node >= X.n)
         exit(status);

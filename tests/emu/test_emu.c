@@ -11,10 +11,13 @@
  * never asserted, real time is noisy), bad input, a node that never joins,
  * a peer that speaks another packet version or is not in the cluster file,
  * a node killed mid-run and a run past --timeout (the launcher names the
- * node, and no process of the run is left).
+ * node, and no process of the run is left).  Programs built by vmmcsim-cc
+ * (exec PROGRAM): MPI pingpong, the socket key-value store (also on two
+ * emu-node processes), and a node's exit status failing the run.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -985,6 +988,155 @@ static void test_emu_timeout(void)
     expect_none_left(seed);
 }
 
+/* ---- Programs built by vmmcsim-cc (vmmcsim emu ... exec) ---- */
+
+static char mpi_pp[PATH_MAX], sock_kv[PATH_MAX], exit_prog[PATH_MAX];
+
+static void test_emu_exec_mpi(void)
+{
+    CU_ASSERT_EQUAL_FATAL(th_build_program("examples/mpi/pingpong.c", mpi_pp),
+                          0);
+    /* Every size's bytes checked by rank 0; rank 2 waits at the barriers.
+     * The times are real (MPI_Wtime is the emulator's clock): not
+     * asserted. */
+    int rc = th_sh(out, sizeof out, "%s emu --nodes 3 --timeout 60s exec %s",
+                   th_vmmcsim(), mpi_pp);
+    CU_ASSERT_EQUAL(rc, 0);
+    TH_EXPECT_HAS(out, "     bytes   latency_us         MB/s\n");
+    TH_EXPECT_HAS(out, "    262144 ");
+    TH_EXPECT_HAS(out, "pingpong: all bytes checked\n");
+    CU_ASSERT_PTR_NULL(strstr(out, "run failed"));
+    /* Exactly one node prints the result, and it is node 0 (not
+     * prefixed). */
+    CU_ASSERT_PTR_NULL(strstr(out, "node 1: pingpong"));
+    CU_ASSERT_PTR_NULL(strstr(out, "node 2: pingpong"));
+    /* A program that cannot be loaded is bad input, said once. */
+    rc = th_sh(out, sizeof out, "%s emu --nodes 2 exec /etc/hostname",
+               th_vmmcsim());
+    CU_ASSERT_EQUAL(rc, 2);
+    TH_EXPECT_HAS(out, "not a program built by vmmcsim-cc");
+    rc = th_sh(out, sizeof out, "%s emu --nodes 2 exec", th_vmmcsim());
+    CU_ASSERT_EQUAL(rc, 2);
+    TH_EXPECT_HAS(out, "exec: no program given");
+    rc = th_sh(out, sizeof out, "%s emu --nodes 2 --json exec %s", th_vmmcsim(),
+               mpi_pp);
+    CU_ASSERT_EQUAL(rc, 2);
+    unlink(mpi_pp);
+}
+
+static void test_emu_exec_sock(void)
+{
+    CU_ASSERT_EQUAL_FATAL(th_build_program("examples/sock/kv.c", sock_kv), 0);
+    /* Node 0 serves, nodes 1..3 are clients; the program's arguments
+     * reach every node. */
+    int rc = th_sh(out, sizeof out,
+                   "%s emu --nodes 4 --timeout 60s exec %s --clients 3 "
+                   "--keys 8",
+                   th_vmmcsim(), sock_kv);
+    CU_ASSERT_EQUAL(rc, 0);
+    TH_EXPECT_HAS(out, "kv server: 3 clients, ");
+    for (int k = 1; k <= 3; k++) {
+        char want[64];
+        snprintf(want, sizeof want,
+                 "node %d: client %d: 8 keys, every answer right\n", k, k);
+        TH_EXPECT_HAS(out, want);
+    }
+    /* Bad arguments: every node's main returns 2, and the run fails. */
+    rc = th_sh(out, sizeof out, "%s emu --nodes 2 --timeout 60s exec %s --frob",
+               th_vmmcsim(), sock_kv);
+    CU_ASSERT_EQUAL(rc, 1);
+    TH_EXPECT_HAS(out, "usage: kv --clients N");
+    TH_EXPECT_HAS(out, "returned with status 2");
+    /* The same program on two emu-node processes, as across machines. */
+    char path[TH_PATH_LEN], text[128], log1[TH_PATH_LEN + 8];
+    unsigned p0 = free_port(), p1;
+    do
+        p1 = free_port();
+    while (p1 == p0);
+    snprintf(text, sizeof text, "0 127.0.0.1 %u\n1 127.0.0.1 %u\n", p0, p1);
+    th_write_tmp(path, "emu-exec", text);
+    snprintf(log1, sizeof log1, "%s.1", path);
+    rc = th_sh(out, sizeof out,
+               "(%s emu-node --cluster %s --id 1 --timeout 60s exec %s "
+               "--keys 5 >%s 2>&1; echo \"node 1 status $?\" >>%s) & "
+               "%s emu-node --cluster %s --id 0 --timeout 60s exec %s "
+               "--keys 5; r=$?; wait; cat %s; exit $r",
+               th_vmmcsim(), path, sock_kv, log1, log1, th_vmmcsim(), path,
+               sock_kv, log1);
+    CU_ASSERT_EQUAL(rc, 0);
+    TH_EXPECT_HAS(out, "kv server: 1 clients, ");
+    TH_EXPECT_HAS(out, "client 1: 5 keys, every answer right\n");
+    TH_EXPECT_HAS(out, "node 1 status 0\n");
+    unlink(log1);
+    unlink(path);
+    unlink(sock_kv);
+}
+
+static void test_emu_exec_status(void)
+{
+    char src[] = "/tmp/vmmcsim-emu-exit-XXXXXX.c";
+    int fd = mkstemps(src, 2);
+    CU_ASSERT_FATAL(fd >= 0);
+    /* argv: how (exit or return), the node, the status, after
+     * MPI_Finalize (a node that leaves without it leaves its peers
+     * waiting in theirs, as on the simulator, which reports a deadlock;
+     * here --timeout would end it). */
+    const char *text =
+        "#include <mpi.h>\n"
+        "#include <stdio.h>\n"
+        "#include <stdlib.h>\n"
+        "#include <string.h>\n"
+        "static int level;\n"
+        "int main(int argc, char **argv) {\n"
+        "    int r;\n"
+        "    MPI_Init(&argc, &argv);\n"
+        "    MPI_Comm_rank(MPI_COMM_WORLD, &r);\n"
+        "    MPI_Barrier(MPI_COMM_WORLD);\n"
+        "    printf(\"rank %d level %d\\n\", r, level++);\n"
+        "    MPI_Finalize();\n"
+        "    if (argc > 3 && r == atoi(argv[2])) {\n"
+        "        if (!strcmp(argv[1], \"exit\")) exit(atoi(argv[3]));\n"
+        "        return atoi(argv[3]);\n"
+        "    }\n"
+        "    return 0;\n"
+        "}\n";
+    CU_ASSERT_EQUAL(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    CU_ASSERT_EQUAL_FATAL(th_build_program(src, exit_prog), 0);
+    unlink(src);
+    /* exit(0) on a node ends its program only: the run succeeds. */
+    int rc = th_sh(out, sizeof out,
+                   "%s emu --nodes 2 --timeout 60s exec %s "
+                   "exit 1 0",
+                   th_vmmcsim(), exit_prog);
+    CU_ASSERT_EQUAL(rc, 0);
+    TH_EXPECT_HAS(out, "rank 0 level 0\n");
+    TH_EXPECT_HAS(out, "node 1: rank 1 level 0\n");
+    /* exit(3) on node 2 of 3: the run fails naming it. */
+    rc = th_sh(out, sizeof out,
+               "%s emu --nodes 3 --timeout 60s exec %s "
+               "exit 2 3",
+               th_vmmcsim(), exit_prog);
+    CU_ASSERT_EQUAL(rc, 1);
+    TH_EXPECT_HAS(out, "node 2: vmmcsim: emu: node 2: ");
+    TH_EXPECT_HAS(out, " exited with status 3\n");
+    TH_EXPECT_HAS(out, "vmmcsim: emu: run failed: node 2 exited with "
+                       "status 1\n");
+    CU_ASSERT_PTR_NULL(strstr(out, "vmmcsim: emu: node 0 "));
+    CU_ASSERT_PTR_NULL(strstr(out, "vmmcsim: emu: node 1 "));
+    /* main returns 5 on node 0. */
+    rc = th_sh(out, sizeof out,
+               "%s emu --nodes 2 --timeout 60s exec %s "
+               "return 0 5",
+               th_vmmcsim(), exit_prog);
+    CU_ASSERT_EQUAL(rc, 1);
+    TH_EXPECT_HAS(out, "vmmcsim: emu: node 0: ");
+    TH_EXPECT_HAS(out, " returned with status 5\n");
+    TH_EXPECT_HAS(out, "vmmcsim: emu: run failed: node 0 exited with "
+                       "status 1\n");
+    unlink(exit_prog);
+}
+
 void register_emu_tests(void)
 {
     CU_pSuite s = th_suite("emu");
@@ -1005,4 +1157,8 @@ void register_emu_tests(void)
     th_add(s, "version mismatch, unknown node", test_emu_mismatch);
     th_add(s, "a node killed mid-run", test_emu_kill_node);
     th_add(s, "a run past --timeout", test_emu_timeout);
+    th_add(s, "exec: an MPI program", test_emu_exec_mpi);
+    th_add(s, "exec: a socket program with arguments", test_emu_exec_sock);
+    th_add(s, "exec: exit() and main's status per node",
+           test_emu_exec_status);
 }
