@@ -38,11 +38,17 @@ struct sim_proc {
 };
 
 
+struct sim_hent {
+    sim_time_t t;
+    uint64_t seq;
+    struct sim_event *ev;
+};
+
 static struct {
     sim_time_t now;
     uint64_t seq;
     uint64_t processed;
-    struct sim_event **heap;
+    struct sim_hent *heap;
     size_t heap_len, heap_cap;
     struct sim_event *pool; /* Free list, linked through arg. */
     /* Host processes. */
@@ -56,54 +62,58 @@ static struct {
     sim_time_t procs_end; /* When the last host process returned. */
 } E;
 
-/* ---- The heap ---- */
+/* ---- The heap ----
+ * Entries carry their own keys (time, sequence), so comparisons read the
+ * heap array only and never the events themselves, which lie all over a
+ * large simulated cluster's memory; the event is touched only to record
+ * its position (for cancellation). */
 
-static int ev_before(const struct sim_event *a, const struct sim_event *b)
+static int key_before(const struct sim_hent *a, const struct sim_hent *b)
 {
     return a->t < b->t || (a->t == b->t && a->seq < b->seq);
 }
 
-static void heap_set(size_t i, struct sim_event *ev)
+static void heap_set(size_t i, struct sim_hent e)
 {
-    E.heap[i] = ev;
-    ev->heap_idx = i;
+    E.heap[i] = e;
+    e.ev->heap_idx = i;
 }
 
 static void heap_up(size_t i)
 {
-    struct sim_event *ev = E.heap[i];
+    struct sim_hent e = E.heap[i];
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        if (!ev_before(ev, E.heap[parent]))
+        if (!key_before(&e, &E.heap[parent]))
             break;
         heap_set(i, E.heap[parent]);
         i = parent;
     }
-    heap_set(i, ev);
+    heap_set(i, e);
 }
 
 static void heap_down(size_t i)
 {
-    struct sim_event *ev = E.heap[i];
+    struct sim_hent e = E.heap[i];
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= E.heap_len)
             break;
-        if (c + 1 < E.heap_len && ev_before(E.heap[c + 1], E.heap[c]))
+        if (c + 1 < E.heap_len && key_before(&E.heap[c + 1], &E.heap[c]))
             c++;
-        if (!ev_before(E.heap[c], ev))
+        if (!key_before(&E.heap[c], &e))
             break;
         heap_set(i, E.heap[c]);
         i = c;
     }
-    heap_set(i, ev);
+    heap_set(i, e);
 }
 
 static void heap_push(struct sim_event *ev)
 {
     if (E.heap_len == E.heap_cap) {
         size_t cap = E.heap_cap ? E.heap_cap * 2 : 1024;
-        struct sim_event **h = realloc(E.heap, cap * sizeof *h);
+        struct sim_hent *h = realloc(E.heap, cap * sizeof *h);
         if (!h) {
             fprintf(stderr, "vmmcsim: out of memory (event queue)\n");
             abort();
@@ -111,18 +121,18 @@ static void heap_push(struct sim_event *ev)
         E.heap = h;
         E.heap_cap = cap;
     }
-    E.heap[E.heap_len] = ev;
+    E.heap[E.heap_len] = (struct sim_hent){ev->t, ev->seq, ev};
     ev->heap_idx = E.heap_len++;
     heap_up(ev->heap_idx);
 }
 
 static void heap_remove(size_t i)
 {
-    struct sim_event *ev = E.heap[i];
+    struct sim_event *ev = E.heap[i].ev;
     E.heap_len--;
     if (i != E.heap_len) {
         heap_set(i, E.heap[E.heap_len]);
-        if (i > 0 && ev_before(E.heap[i], E.heap[(i - 1) / 2]))
+        if (i > 0 && key_before(&E.heap[i], &E.heap[(i - 1) / 2]))
             heap_up(i);
         else
             heap_down(i);
@@ -143,10 +153,10 @@ void sim_shutdown(void)
     /* Events still queued: pooled ones are ours to free; the others belong
      * to their callers, who may cancel them later: mark them unqueued. */
     for (size_t i = 0; i < E.heap_len; i++) {
-        if (E.heap[i]->pooled)
-            free(E.heap[i]);
+        if (E.heap[i].ev->pooled)
+            free(E.heap[i].ev);
         else
-            E.heap[i]->heap_idx = SIZE_MAX;
+            E.heap[i].ev->heap_idx = SIZE_MAX;
     }
     free(E.heap);
     while (E.pool) {
@@ -215,7 +225,7 @@ int sim_event_queued(const struct sim_event *ev)
 /* Pops and runs the earliest event. */
 static void fire_next(void)
 {
-    struct sim_event *ev = E.heap[0];
+    struct sim_event *ev = E.heap[0].ev;
     heap_remove(0);
     VS_INV(ev->t >= E.now, "simulator: time went back from %lld to %lld ps",
            (long long)E.now, (long long)ev->t);
@@ -233,7 +243,7 @@ static void fire_next(void)
 uint64_t sim_run_events(sim_time_t until)
 {
     uint64_t n = 0;
-    while (E.heap_len && E.heap[0]->t <= until) {
+    while (E.heap_len && E.heap[0].t <= until) {
         fire_next();
         n++;
     }
@@ -393,7 +403,7 @@ static int flows_step(void)
 {
     if (!sim__flow_busy())
         return 0;
-    sim_time_t until = E.heap_len ? E.heap[0]->t : INT64_MAX;
+    sim_time_t until = E.heap_len ? E.heap[0].t : INT64_MAX;
     if (R.opts->max_time && until > R.opts->max_time)
         until = R.opts->max_time;
     return sim__flow_advance(until);
@@ -420,7 +430,7 @@ static void engine_main(int argc, char **argv)
                 if (flows_step())
                     continue;
                 if (!E.heap_len || (R.opts->max_time &&
-                                    E.heap[0]->t > R.opts->max_time))
+                                    E.heap[0].t > R.opts->max_time))
                     break;
                 fire_next();
             }
@@ -451,7 +461,7 @@ static void engine_main(int argc, char **argv)
                                     E.procs[i]->what);
             break;
         }
-        if (R.opts->max_time && E.heap[0]->t > R.opts->max_time) {
+        if (R.opts->max_time && E.heap[0].t > R.opts->max_time) {
             R.rc = VS_ETIMEDOUT;
             snprintf(R.err, R.errlen,
                      "simulated time limit of %.3f ms reached",
