@@ -73,7 +73,35 @@ void nicm__pkt_free(struct nicm__pkt *p)
                           "and then dropped",
            p->src->nic.node);
     p->src->cl->in_flight--;
+    nicm__pkt_release(p->src->cl, p);
+}
+
+/* Pooled except under AddressSanitizer, which then sees every use after
+ * free. */
+struct nicm__pkt *nicm__pkt_alloc(struct nicm_cluster *cl)
+{
+    struct nicm__pkt *p = NULL;
+#if !defined(__SANITIZE_ADDRESS__)
+    p = cl->pkt_pool;
+    if (p)
+        cl->pkt_pool = p->next;
+#endif
+    if (!p)
+        p = malloc(sizeof *p + cl->prof.max_packet);
+    if (p)
+        memset(p, 0, sizeof *p);
+    return p;
+}
+
+void nicm__pkt_release(struct nicm_cluster *cl, struct nicm__pkt *p)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    (void)cl;
     free(p);
+#else
+    p->next = cl->pkt_pool;
+    cl->pkt_pool = p;
+#endif
 }
 
 static void fb_finish_up(struct nicm__pkt *p, hw_time_t t);
@@ -172,7 +200,7 @@ static struct nicm__pkt *faults_leave(struct nicm_cluster *cl,
         nicm__fault_log(cl, p, NICM_FAULT_DUP);
     if (!dup)
         return NULL;
-    struct nicm__pkt *q = malloc(sizeof *q + p->len);
+    struct nicm__pkt *q = nicm__pkt_alloc(cl);
     if (!q) {
         fprintf(stderr, "vmmcsim: out of memory (duplicated packet)\n");
         abort();
@@ -512,7 +540,7 @@ void nicm__rx_release(struct nicm__node *n, struct nicm__pkt *p)
            n->nic.node,
            n->rx_free, (unsigned)n->cl->prof.recv_buffers);
     n->cl->in_flight--;
-    free(p);
+    nicm__pkt_release(n->cl, p);
     if (n->stall_head) {
         struct nicm__pkt *q = n->stall_head;
         n->stall_head = q->next;

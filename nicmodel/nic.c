@@ -229,6 +229,33 @@ struct dma_req {
 
 static void dma_begin(struct nicm__node *n);
 
+/* Host-DMA requests are pooled per cluster (one per DMA), except under
+ * AddressSanitizer. */
+static struct dma_req *dma_alloc(struct nicm_cluster *cl)
+{
+#if !defined(__SANITIZE_ADDRESS__)
+    struct dma_req *r = cl->dma_pool;
+    if (r) {
+        cl->dma_pool = r->next;
+        return r;
+    }
+#else
+    (void)cl;
+#endif
+    return malloc(sizeof(struct dma_req));
+}
+
+static void dma_release(struct nicm_cluster *cl, struct dma_req *r)
+{
+#if !defined(__SANITIZE_ADDRESS__)
+    r->next = cl->dma_pool;
+    cl->dma_pool = r;
+#else
+    (void)cl;
+    free(r);
+#endif
+}
+
 static void dma_complete(void *arg)
 {
     struct dma_req *r = arg;
@@ -252,7 +279,7 @@ static void dma_complete(void *arg)
     t->u.done.arg = r->arg;
     t->u.done.status = 0;
     task_arrive(t);
-    free(r);
+    dma_release(n->cl, r);
     if (n->hq_head)
         dma_begin(n);
 }
@@ -301,7 +328,7 @@ static int nic_host_dma(hw_nic *x, enum hw_dma_dir dir, void *host,
     if ((len && (!host || !sram)) || !done ||
         (dir != HW_DMA_TO_NIC && dir != HW_DMA_TO_HOST))
         return VS_EINVAL;
-    struct dma_req *r = malloc(sizeof *r);
+    struct dma_req *r = dma_alloc(n->cl);
     if (!r)
         return VS_ENOMEM;
     *r = (struct dma_req){NULL, n, dir, host, sram, len, done, arg, 0};
@@ -347,10 +374,9 @@ static int nic_net_send(hw_nic *x, int dst, const void *pkt, size_t len,
     const struct nicm__route *route = nicm__route(n, dst);
     if (!route)
         return VS_EUNREACH;
-    struct nicm__pkt *p = malloc(sizeof *p + len);
+    struct nicm__pkt *p = nicm__pkt_alloc(n->cl);
     if (!p)
         return VS_ENOMEM;
-    memset(p, 0, sizeof *p);
     p->src = n;
     p->dst = &n->cl->nodes[dst];
     p->route = route;
@@ -761,6 +787,16 @@ void nicm_cluster_destroy(nicm_cluster *cl)
             n->tq_head = t->next;
             free(t);
         }
+    }
+    while (cl->dma_pool) {
+        struct dma_req *r = cl->dma_pool;
+        cl->dma_pool = r->next;
+        free(r);
+    }
+    while (cl->pkt_pool) {
+        struct nicm__pkt *p = cl->pkt_pool;
+        cl->pkt_pool = p->next;
+        free(p);
     }
     while (cl->task_pool) {
         struct nicm__task *t = cl->task_pool;

@@ -106,6 +106,10 @@ struct nicm_cluster {
     struct nicm__link *links;
     uint64_t in_flight;
     struct nicm__task *task_pool;
+    /* Freed packets (all of prof.max_packet bytes of data), for reuse:
+     * a packet is allocated per packet sent (nicm__pkt_alloc). */
+    struct nicm__pkt *pkt_pool;
+    void *dma_pool; /* freed host-DMA requests (nic.c) */
     struct nicm__faults faults;
     FILE *tl; /* --timeline (timeline.c), or NULL */
     int flow; /* --fabric flow: packets cross as SimGrid flows (flow.c) */
@@ -160,6 +164,11 @@ void nicm__rx_release(struct nicm__node *n, struct nicm__pkt *p);
 void nicm__fabric_free(struct nicm_cluster *cl);
 /* Frees a packet that will not be delivered (dropped or discarded). */
 void nicm__pkt_free(struct nicm__pkt *p);
+/* A packet with room for prof.max_packet bytes of data, header fields
+ * zero; NULL when out of memory.  nicm__pkt_release() gives it back
+ * without nicm__pkt_free()'s bookkeeping. */
+struct nicm__pkt *nicm__pkt_alloc(struct nicm_cluster *cl);
+void nicm__pkt_release(struct nicm_cluster *cl, struct nicm__pkt *p);
 /* A packet at its destination NIC, its head there at p->head_in (flow.c). */
 void nicm__pkt_arrive(struct nicm__pkt *p);
 /* flow.c: carries p (its send-DMA started) as a SimGrid flow. */
