@@ -30,7 +30,9 @@
     X(register_svm_tests)                                                   \
     X(register_emu_tests)                                                  \
     X(register_conf_sim_tests)                                             \
-    X(register_conf_emu_tests)
+    X(register_conf_emu_tests)                                             \
+    X(register_conf_libs_sim_tests)                                        \
+    X(register_conf_libs_emu_tests)
 
 #define TH_DECLARE_(fn) void fn(void);
 TH_SUITES(TH_DECLARE_)

@@ -73,20 +73,33 @@ int node_at_end(void (*fn)(void *arg), void *arg)
     return VS_OK;
 }
 
-int node_end(void)
+/* Runs and drops the at-end functions; the node's state after them (the
+ * array may have moved), or NULL off a node. */
+static struct node_state *run_ends(void)
 {
     struct node_state *s = state();
-    if (!s)
-        return VS_OK;
     /* A hook may register another (or open the context): take the list
      * each time round. */
-    while (s->ends) {
+    while (s && s->ends) {
         struct at_end *e = s->ends;
         s->ends = e->next;
         e->fn(e->arg);
         free(e);
         s = state(); /* the array may have moved */
     }
+    return s;
+}
+
+void node_run_at_end(void)
+{
+    (void)run_ends();
+}
+
+int node_end(void)
+{
+    struct node_state *s = run_ends();
+    if (!s)
+        return VS_OK;
     int rc = VS_OK;
     if (s->vc) {
         rc = vmmc_close(s->vc);

@@ -44,6 +44,12 @@ int node_at_end(void (*fn)(void *arg), void *arg);
  * node's main; a no-op (0) if nothing was opened. */
 int node_end(void);
 
+/* Runs the calling node's at-end functions now (as node_end does, last
+ * registered first) but leaves the context open, so that a program whose
+ * nodes end together can wait for its peers' end work before any context
+ * closes; a later node_end then only closes.  A no-op off a node. */
+void node_run_at_end(void);
+
 /* Forgets every node's state (between runs in one process). */
 void node_reset(void);
 

@@ -423,8 +423,15 @@ static void await_word(struct conf_sync *s, const uint32_t *w, uint32_t v,
 
 void conf_sync_open(struct conf_sync *s, hw_host *h)
 {
+    vmmc_ctx *ctx = NULL;
+    TH_EXPECT_RC(vmmc_open(&ctx, h), VS_OK);
+    conf_sync_attach(s, h, ctx);
+}
+
+void conf_sync_attach(struct conf_sync *s, hw_host *h, vmmc_ctx *ctx)
+{
     memset(s, 0, sizeof *s);
-    TH_EXPECT_RC(vmmc_open(&s->ctx, h), VS_OK);
+    s->ctx = ctx;
     s->me = h->node;
     s->n = h->nnodes;
     s->slots = aligned_alloc(64, CONF_MAX_NODES * 64);
@@ -477,4 +484,11 @@ void conf_sync_close(struct conf_sync *s)
     TH_EXPECT_RC(vmmc_close(s->ctx), VS_OK);
     free(s->slots);
     free(s->src);
+}
+
+void conf_sync_free(struct conf_sync *s)
+{
+    free(s->slots);
+    free(s->src);
+    s->slots = s->src = NULL;
 }

@@ -107,6 +107,11 @@ void conf_sync_open(struct conf_sync *s, hw_host *h);
 void conf_sync_signal(struct conf_sync *s, int peer, uint32_t phase);
 void conf_sync_await(struct conf_sync *s, int peer, uint32_t phase);
 void conf_sync_all(struct conf_sync *s);
+/* As conf_sync_open on a context the caller opened and closes (the
+ * library bodies use the node's, libs/node's node_vmmc()): end with
+ * conf_sync_all, close the context (node_end()), then conf_sync_free. */
+void conf_sync_attach(struct conf_sync *s, hw_host *h, vmmc_ctx *ctx);
+void conf_sync_free(struct conf_sync *s);
 /* A barrier, then vmmc_close (so no node withdraws its exports while a
  * peer may still use them). */
 void conf_sync_close(struct conf_sync *s);

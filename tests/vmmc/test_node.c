@@ -1,7 +1,7 @@
 /*
  * libs/node: one VMMC context per node shared by the libraries, the
- * end-of-program hooks (last registered first), and node_end closing the
- * context.
+ * end-of-program hooks (last registered first), node_run_at_end running
+ * them with the context left open, and node_end closing the context.
  */
 #include <CUnit/CUnit.h>
 
@@ -34,11 +34,19 @@ static void node_main(hw_host *h, void *arg)
     TH_EXPECT_RC(node_at_end(hook, (void *)(intptr_t)1), VS_OK);
     TH_EXPECT_RC(node_at_end(hook, (void *)(intptr_t)2), VS_OK);
     TH_EXPECT_RC(node_at_end(NULL, NULL), VS_EINVAL);
-    TH_EXPECT_RC(node_end(), VS_OK);
+    /* The hooks run now, once, and the context stays open. */
+    node_run_at_end();
     TH_CHECK(norder[h->node] == 2 && order[h->node][0] == 2 &&
                  order[h->node][1] == 1,
              "node %d: hooks ran %d times, order %d,%d", h->node,
              norder[h->node], order[h->node][0], order[h->node][1]);
+    TH_CHECK(node_vmmc(&err) == a,
+             "node %d: the context changed after node_run_at_end", h->node);
+    TH_EXPECT_RC(node_at_end(hook, (void *)(intptr_t)3), VS_OK);
+    TH_EXPECT_RC(node_end(), VS_OK);
+    TH_CHECK(norder[h->node] == 3 && order[h->node][2] == 3,
+             "node %d: hooks ran %d times, last %d", h->node, norder[h->node],
+             order[h->node][2]);
     /* After the end: nothing left to run; a new context opens afresh
      * (the firmware restarts its command queue) and works. */
     TH_EXPECT_RC(node_end(), VS_OK);
@@ -69,6 +77,7 @@ static void test_node_off_node(void)
     CU_ASSERT_PTR_NULL(node_vmmc(&err));
     CU_ASSERT_EQUAL(err, VS_EINVAL);
     CU_ASSERT_EQUAL(node_at_end(hook, NULL), VS_EINVAL);
+    node_run_at_end();
     CU_ASSERT_EQUAL(node_end(), VS_OK);
 }
 
