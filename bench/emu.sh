@@ -29,15 +29,7 @@ mkdir -p "$OUT"
 rm -rf "$T"
 mkdir -p "$T"
 
-show() {
-    if command -v column >/dev/null 2>&1; then column -s, -t < "$1"; else cat "$1"; fi
-}
-median() {
-    sort -g | awk '{a[NR]=$1} END {if (NR == 0) print ""; else if (NR%2) print a[(NR+1)/2]; else printf "%.6g\n", (a[NR/2]+a[NR/2+1])/2}'
-}
-jnum() { # jnum FILE KEY: the first number after "KEY": in a JSON file
-    sed -n "s/.*\"$2\":\([0-9.eE+-]*\).*/\1/p" "$1" | head -n 1
-}
+. "$(dirname "$0")/lib.sh"
 rows() { # the rows of vmmcsim --json: "size latency_us bandwidth_MBps"
     tr '{' '\n' |
         sed -n 's/.*"size_bytes":\([0-9]*\),"latency_us":\([0-9.]*\),"bandwidth_MBps":\([0-9.]*\).*/\1 \2 \3/p'

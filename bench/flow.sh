@@ -23,13 +23,7 @@ V="$B/vmmcsim"
 OUT=${BENCH_OUT:-"$B/bench"}
 RUNS=${BENCH_RUNS:-5}
 mkdir -p "$OUT"
-
-jnum() { # jnum KEY < json: the first number after "KEY":
-    sed -n "s/.*\"$1\":\([0-9.eE+-]*\).*/\1/p" | head -n 1
-}
-median() {
-    sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.6g\n", (a[NR/2]+a[NR/2+1])/2}'
-}
+. "$(dirname "$0")/lib.sh"
 
 if [ -f configs/fattree-64.xml ] && [ -f configs/modern.ini ]; then
     P64="--platform configs/fattree-64.xml --profile configs/modern.ini"
@@ -67,11 +61,11 @@ echo "$CASES" | while IFS='|' read -r name nodes fig args; do
         while [ $i -lt "$RUNS" ]; do
             # shellcheck disable=SC2086
             "$V" run --json --fabric $mode $args > "$OUT/flow_${name}_$mode.json"
-            jnum wall_s < "$OUT/flow_${name}_$mode.json" >> "$OUT/flow_${name}_$mode.walls"
+            num wall_s < "$OUT/flow_${name}_$mode.json" >> "$OUT/flow_${name}_$mode.walls"
             i=$((i + 1))
         done
-        if [ "$(jnum bytes_verified < "$OUT/flow_${name}_$mode.json")" != \
-             "$(jnum bytes_delivered < "$OUT/flow_${name}_$mode.json")" ]; then
+        if [ "$(num bytes_verified < "$OUT/flow_${name}_$mode.json")" != \
+             "$(num bytes_delivered < "$OUT/flow_${name}_$mode.json")" ]; then
             echo "bench/flow.sh: $name --fabric $mode: bytes not verified" >&2
             exit 1
         fi
@@ -79,9 +73,9 @@ echo "$CASES" | while IFS='|' read -r name nodes fig args; do
     pj="$OUT/flow_${name}_packet.json"
     fj="$OUT/flow_${name}_flow.json"
     awk -v n="$name" -v nodes="$nodes" -v fig="$fig" \
-        -v pv="$(jnum "$fig" < "$pj")" -v fv="$(jnum "$fig" < "$fj")" \
-        -v ps="$(jnum sim_time_us < "$pj")" -v fs="$(jnum sim_time_us < "$fj")" \
-        -v pe="$(jnum events < "$pj")" -v fe="$(jnum events < "$fj")" \
+        -v pv="$(num "$fig" < "$pj")" -v fv="$(num "$fig" < "$fj")" \
+        -v ps="$(num sim_time_us < "$pj")" -v fs="$(num sim_time_us < "$fj")" \
+        -v pe="$(num events < "$pj")" -v fe="$(num events < "$fj")" \
         -v pw="$(median < "$OUT/flow_${name}_packet.walls")" \
         -v fw="$(median < "$OUT/flow_${name}_flow.walls")" 'BEGIN {
         printf "%s,%d,%s,%.3f,%.3f,%+.2f,%.3f,%.3f,%+.2f,%.4f,%.4f,%.0f,%.0f,%.2f\n",
@@ -89,7 +83,7 @@ echo "$CASES" | while IFS='|' read -r name nodes fig args; do
             100 * (fs - ps) / ps, pw, fw, pe / pw, fe / fw, pw / fw
     }' >> "$OUT/flow.csv"
 done
-if command -v column >/dev/null 2>&1; then column -s, -t < "$OUT/flow.csv"; else cat "$OUT/flow.csv"; fi
+show "$OUT/flow.csv"
 echo "(flow: SimGrid's flow model as the wire, docs/fabric-flow.md; wall: median"
 echo " of $RUNS runs; wall_packet_over_flow above 1 means flow mode ran faster."
 echo " CSV file in $OUT: flow.csv)"

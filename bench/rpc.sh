@@ -8,6 +8,7 @@
 #
 #   sh bench/rpc.sh [BUILD]     (CSV to $BENCH_OUT, default BUILD/bench)
 set -eu
+. "$(dirname "$0")/lib.sh"
 B=${1:-build}
 OUT=${BENCH_OUT:-"$B/bench"}
 COUNT=${RPC_BENCH_CALLS:-200}
@@ -53,7 +54,7 @@ SOCK="$OUT/sock.csv"
             printf "bulk_arg_%dKiB_MBps,%.3f,%s,%.3f,%.3f\n", $1 / 1024, $3, sb[$1], $4, $3 / $4 }' \
         "$SOCK" "$OUT/rpc_curve.csv"
 } > "$OUT/rpc.csv"
-if command -v column > /dev/null 2>&1; then column -s, -t < "$OUT/rpc.csv"; else cat "$OUT/rpc.csv"; fi
+show "$OUT/rpc.csv"
 echo "(raw_vmmc: twice the one-word pingpong latency, and the bandwidth workload's"
 echo " stream at that size; sockets: bench/sock.sh's figures (empty if it did not"
 echo " run first); RPC bandwidth is per call, the others are streams.  XDR work is"

@@ -12,16 +12,8 @@ V="$B/vmmcsim"
 OUT=${BENCH_OUT:-"$B/bench"}
 RUNS=${BENCH_RUNS:-5}
 mkdir -p "$OUT"
+. "$(dirname "$0")/lib.sh"
 
-num() { # num FIELD < json: a top-level numeric field of vmmcsim --json
-    sed -n "s/.*\"$1\":\([0-9.eE+-]*\).*/\1/p"
-}
-show() { # a CSV file as aligned columns when column(1) is there
-    if command -v column >/dev/null 2>&1; then column -s, -t < "$1"; else cat "$1"; fi
-}
-median() { # median of numbers on stdin
-    sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.6g\n", (a[NR/2]+a[NR/2+1])/2}'
-}
 
 echo "== fidelity (simulated time, exact) =="
 "$V" run pingpong --csv > "$OUT/pingpong.csv"
@@ -41,9 +33,6 @@ show "$OUT/fidelity.csv"
 echo
 echo "== reliability: cost of the VMMC-2 link protocol with no faults (exact) =="
 sed 's/^enabled = 1 /enabled = 0 /' configs/myrinet.ini > "$OUT/myrinet-unreliable.ini"
-jnum() { # jnum FILE KEY: first number after "KEY": in a JSON file
-    sed -n "s/.*\"$2\":\([0-9.eE+-]*\).*/\1/p" "$1" | head -n 1
-}
 "$V" run --json pingpong --sizes 4 > "$OUT/rel_on_lat.json"
 "$V" run --json --profile "$OUT/myrinet-unreliable.ini" pingpong --sizes 4 > "$OUT/rel_off_lat.json"
 "$V" run --json bandwidth --sizes 64K,1M > "$OUT/rel_on_bw.json"

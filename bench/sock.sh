@@ -9,6 +9,7 @@
 #
 #   sh bench/sock.sh [BUILD]     (CSV to $BENCH_OUT, default BUILD/bench)
 set -eu
+. "$(dirname "$0")/lib.sh"
 B=${1:-build}
 V="$B/vmmcsim"
 OUT=${BENCH_OUT:-"$B/bench"}
@@ -40,6 +41,6 @@ awk -F, '
     }' "$OUT/sock_vmmc_lat.csv" "$OUT/sock_vmmc_bw.csv" "$OUT/sock_sockets.csv" \
     > "$OUT/sock.csv"
 rm -f "$OUT/sockbench"
-if command -v column >/dev/null 2>&1; then column -s, -t < "$OUT/sock.csv"; else cat "$OUT/sock.csv"; fi
+show "$OUT/sock.csv"
 echo "(latency_ratio: sockets / raw VMMC, 1 = no overhead; bandwidth_ratio:"
 echo " sockets / raw VMMC.  CSV file in $OUT: sock.csv; docs/sock.md explains)"

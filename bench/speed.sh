@@ -27,16 +27,8 @@ if [ ! -x "$REF" ]; then
     exit 2
 fi
 
-num() { # num FIELD < json
-    sed -n "s/.*\"$1\":\([0-9.eE+-]*\).*/\1/p" | head -n 1
-}
-median() {
-    sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.6g\n", (a[NR/2]+a[NR/2+1])/2}'
-}
-show() {
-    if command -v column >/dev/null 2>&1; then column -s, -t < "$1"; else cat "$1"; fi
-}
 
+. "$(dirname "$0")/lib.sh"
 crossbar() { # crossbar N FILE: N Myrinet nodes on one crossbar switch
     cat > "$2" <<EOF
 <?xml version='1.0'?>

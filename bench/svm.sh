@@ -13,6 +13,7 @@
 #   sh bench/svm.sh [BUILD]      (CSV to $BENCH_OUT, default BUILD/bench)
 #   SVM_NODES="1 2 4" SVM_MATMUL=128 ... to change the runs
 set -eu
+. "$(dirname "$0")/lib.sh"
 B=${1:-build}
 V="$B/vmmcsim"
 OUT=${BENCH_OUT:-"$B/bench"}
@@ -59,6 +60,6 @@ awk -F, '
             $2, $4, $3, $5, sp, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17
     }' "$RAW" > "$OUT/svm.csv"
 rm -f "$RAW"
-if command -v column > /dev/null 2>&1; then column -s, -t < "$OUT/svm.csv"; else cat "$OUT/svm.csv"; fi
+show "$OUT/svm.csv"
 echo "(counts summed over the nodes for the timed part; barrier_wait_us is the nodes' total."
 echo " CSV file in $OUT: svm.csv; docs/svm.md explains the columns)"
