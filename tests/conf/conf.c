@@ -362,26 +362,6 @@ const struct conf_backend conf_emu = {"emu", conf_emu_run};
 
 /* ---- Helpers for bodies ---- */
 
-void conf_pattern(unsigned char *p, size_t len, uint32_t seed)
-{
-    uint32_t x = seed * 747796405u + 2891336453u;
-    for (size_t i = 0; i < len; i++) {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        p[i] = (unsigned char)(x >> 8);
-    }
-}
-
-size_t conf_count_ne(const unsigned char *p, size_t from, size_t to,
-                     unsigned char v)
-{
-    size_t k = 0;
-    for (size_t i = from; i < to; i++)
-        k += p[i] != v;
-    return k;
-}
-
 int conf_import(vmmc_ctx *ctx, int node, int id, vmmc_import_t *out,
                 size_t *len)
 {

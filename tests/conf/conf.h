@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "hw/hw.h"
+#include "tests/vmmc/helpers.h"
 #include "vmmc/vmmc.h"
 
 /* A wait that should end long before this means the run is broken. */
@@ -79,10 +80,8 @@ void conf_run(const struct conf_backend *b, const struct conf_case *c,
 
 /* ---- Helpers for bodies ---- */
 
-void conf_pattern(unsigned char *p, size_t len, uint32_t seed);
-/* Bytes of p[from, to) that differ from v. */
-size_t conf_count_ne(const unsigned char *p, size_t from, size_t to,
-                     unsigned char v);
+/* Byte patterns and counts of changed bytes: th_pattern and th_count_ne
+ * of tests/vmmc/helpers.h, which this header includes. */
 /* vmmc_import, retried while the peer has not exported yet (VS_ENOENT),
  * up to CONF_TIMEOUT. */
 int conf_import(vmmc_ctx *ctx, int node, int id, vmmc_import_t *out,

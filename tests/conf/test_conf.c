@@ -71,16 +71,16 @@ static void data_node(hw_host *h, void *arg)
                      "%llu",
                      i, n.export_id, n.src_node, (unsigned long long)n.offset,
                      (unsigned long long)n.len);
-            conf_pattern(want, sizes[i], (uint32_t)i + 1);
+            th_pattern(want, sizes[i], (uint32_t)i + 1);
             TH_CHECK(!memcmp(buf + data_off(i), want, sizes[i]),
                      "message %zu (%zu bytes) arrived wrong", i, sizes[i]);
         }
         size_t bad = 0, pos = 0;
         for (size_t i = 0; i < NSIZES; i++) {
-            bad += conf_count_ne(buf, pos, data_off(i), GUARD);
+            bad += th_count_ne(buf, pos, data_off(i), GUARD);
             pos = data_off(i) + sizes[i];
         }
-        bad += conf_count_ne(buf, pos, DATA_BIG, GUARD);
+        bad += th_count_ne(buf, pos, DATA_BIG, GUARD);
         TH_CHECK(bad == 0, "%zu bytes outside the messages changed", bad);
         conf_sync_close(&s);
         free(buf);
@@ -95,7 +95,7 @@ static void data_node(hw_host *h, void *arg)
         vmmc_req req[NSIZES];
         for (size_t i = 0; i < NSIZES; i++) {
             unsigned char *p = src + 1 + i % 7; /* not aligned */
-            conf_pattern(p, sizes[i], (uint32_t)i + 1);
+            th_pattern(p, sizes[i], (uint32_t)i + 1);
             /* Half synchronous, half posted and waited for. */
             if (i % 2)
                 TH_EXPECT_RC(vmmc_send_sync(s.ctx, imp, data_off(i), p,
@@ -126,7 +126,7 @@ static void fetch_node(hw_host *h, void *arg)
     conf_sync_open(&s, h);
     if (s.me == 1) {
         unsigned char *r = malloc(RSIZE), *w = calloc(1, PAGE);
-        conf_pattern(r, RSIZE, 77);
+        th_pattern(r, RSIZE, 77);
         TH_EXPECT_RC(
             vmmc_export(s.ctx, 1, r, RSIZE, VMMC_PERM_READ | VMMC_PERM_WRITE),
             VS_OK);
@@ -136,7 +136,7 @@ static void fetch_node(hw_host *h, void *arg)
         TH_EXPECT_RC(vmmc_unexport(s.ctx, 1), VS_OK);
         conf_sync_signal(&s, 0, 3);
         conf_sync_close(&s);
-        size_t changed = conf_count_ne(w, 0, PAGE, 0);
+        size_t changed = th_count_ne(w, 0, PAGE, 0);
         TH_CHECK(changed == 0, "fetches changed %zu bytes of the owner",
                  changed);
         free(r);
@@ -152,7 +152,7 @@ static void fetch_node(hw_host *h, void *arg)
     TH_EXPECT_RC(vmmc_import(s.ctx, 1, 1, &ir, NULL), VS_OK);
     TH_EXPECT_RC(vmmc_import(s.ctx, 1, 2, &iw, NULL), VS_OK);
     unsigned char *want = malloc(RSIZE), *dst = malloc(RSIZE + 64);
-    conf_pattern(want, RSIZE, 77);
+    th_pattern(want, RSIZE, 77);
     static const struct {
         size_t off, len;
     } cases[] = {{0, 1}, {3, 4097}, {200, 70000}, {0, RSIZE}, {RSIZE - 5, 5}};
@@ -166,8 +166,8 @@ static void fetch_node(hw_host *h, void *arg)
         TH_CHECK(!memcmp(dst + 11, want + cases[i].off, cases[i].len),
                  "fetch %zu (%zu bytes at %zu) brought wrong bytes", i,
                  cases[i].len, cases[i].off);
-        size_t bad = conf_count_ne(dst, 0, 11, GUARD) +
-                     conf_count_ne(dst, 11 + cases[i].len, RSIZE + 64, GUARD);
+        size_t bad = th_count_ne(dst, 0, 11, GUARD) +
+                     th_count_ne(dst, 11 + cases[i].len, RSIZE + 64, GUARD);
         TH_CHECK(bad == 0, "fetch %zu wrote %zu bytes outside dst", i, bad);
     }
     memset(dst, GUARD, RSIZE + 64);
@@ -190,7 +190,7 @@ static void fetch_node(hw_host *h, void *arg)
     conf_sync_await(&s, 1, 3);
     TH_EXPECT_RC(vmmc_fetch(s.ctx, ir, 0, dst, PAGE, &req), VS_OK);
     TH_EXPECT_RC(vmmc_wait(s.ctx, &req), VS_ENOENT);
-    size_t changed = conf_count_ne(dst, 0, RSIZE + 64, GUARD);
+    size_t changed = th_count_ne(dst, 0, RSIZE + 64, GUARD);
     TH_CHECK(changed == 0, "refused fetches changed %zu bytes", changed);
     conf_sync_close(&s);
     free(want);
@@ -243,12 +243,12 @@ static void protect_node(hw_host *h, void *arg)
                      VS_OK);
         conf_sync_signal(&s, 0, 5);
         conf_sync_await(&s, 0, 6); /* the stale import was refused */
-        size_t changed = conf_count_ne(w, 0, 3 * PAGE, FILL);
+        size_t changed = th_count_ne(w, 0, 3 * PAGE, FILL);
         TH_CHECK(changed == 0, "%zu bytes changed by refused transfers",
                  changed);
         conf_sync_signal(&s, 0, 7);
         conf_sync_await(&s, 0, 8); /* a fresh import wrote 4 bytes */
-        changed = conf_count_ne(w, 0, 3 * PAGE, FILL);
+        changed = th_count_ne(w, 0, 3 * PAGE, FILL);
         TH_CHECK(changed == 4 && w[PAGE + 8] == 0xC3,
                  "the fresh import changed %zu bytes (4 expected)", changed);
         conf_sync_close(&s);
@@ -461,7 +461,7 @@ static void redirect_node(hw_host *h, void *arg)
     struct conf_sync s;
     conf_sync_open(&s, h);
     unsigned char *msg = malloc(16384);
-    conf_pattern(msg, 16384, 5);
+    th_pattern(msg, 16384, 5);
     if (s.me == 1) {
         unsigned char *e = malloc(ESIZE), *b = malloc(3 * PAGE);
         memset(e, 0x11, ESIZE);
@@ -484,8 +484,8 @@ static void redirect_node(hw_host *h, void *arg)
         conf_sync_await(&s, 0, 4); /* B and C were sent */
         TH_CHECK(!memcmp(b + 100, msg + PAGE, 2 * PAGE),
                  "redirected bytes are wrong");
-        size_t bad = conf_count_ne(b, 0, 100, GUARD) +
-                     conf_count_ne(b, 100 + 2 * PAGE, 3 * PAGE, GUARD);
+        size_t bad = th_count_ne(b, 0, 100, GUARD) +
+                     th_count_ne(b, 100 + 2 * PAGE, 3 * PAGE, GUARD);
         TH_CHECK(bad == 0, "%zu bytes around the redirection changed", bad);
         TH_CHECK(!memcmp(e, msg, PAGE) &&
                      !memcmp(e + 3 * PAGE, msg + 3 * PAGE, PAGE),
@@ -540,7 +540,7 @@ static void order_node(hw_host *h, void *arg)
         for (uint32_t r = 1; r <= 8; r++) {
             TH_EXPECT_RC(vmmc_wait_u32(s.ctx, &words[0], r, CONF_TIMEOUT),
                          VS_OK);
-            conf_pattern(want, OBIG, 1000 + r);
+            th_pattern(want, OBIG, 1000 + r);
             TH_CHECK(!memcmp(big, want, OBIG),
                      "round %u: the flag arrived before its data", r);
             conf_sync_signal(&s, 0, 1 + r);
@@ -570,7 +570,7 @@ static void order_node(hw_host *h, void *arg)
         unsigned char *src = malloc(OBIG);
         static uint32_t vals[ROUNDS + 1];
         for (uint32_t r = 1; r <= 8; r++) {
-            conf_pattern(src, OBIG, 1000 + r);
+            th_pattern(src, OBIG, 1000 + r);
             /* Posted, not waited for: only the order makes it right. */
             TH_EXPECT_RC(vmmc_send(s.ctx, ib, 0, src, OBIG, 0, NULL), VS_OK);
             vals[0] = r;
@@ -613,7 +613,7 @@ static void allpairs_node(hw_host *h, void *arg)
     TH_EXPECT_RC(vmmc_export(s.ctx, 0, in, (size_t)n * SLOT, VMMC_PERM_WRITE),
                  VS_OK);
     conf_sync_all(&s); /* everyone exported */
-    conf_pattern(out, SLOT, 500 + (uint32_t)me);
+    th_pattern(out, SLOT, 500 + (uint32_t)me);
     for (int k = 1; k < n; k++) {
         int peer = (me + k) % n;
         vmmc_import_t imp = -1;
@@ -638,12 +638,12 @@ static void allpairs_node(hw_host *h, void *arg)
              "node %d: notifications from nodes %#x", me, from);
     for (int p = 0; p < n; p++) {
         if (p == me) {
-            TH_CHECK(conf_count_ne(in, (size_t)p * SLOT, (size_t)(p + 1) * SLOT,
+            TH_CHECK(th_count_ne(in, (size_t)p * SLOT, (size_t)(p + 1) * SLOT,
                                    GUARD) == 0,
                      "node %d: its own slot changed", me);
             continue;
         }
-        conf_pattern(want, SLOT, 500 + (uint32_t)p);
+        th_pattern(want, SLOT, 500 + (uint32_t)p);
         TH_CHECK(!memcmp(in + (size_t)p * SLOT, want, SLOT),
                  "node %d: data from node %d is wrong", me, p);
     }
@@ -671,7 +671,7 @@ static void reliable_node(hw_host *h, void *arg)
     if (s.me == 1) {
         unsigned char *buf = malloc(RMAX), *want = malloc(RMAX);
         unsigned char *r = malloc(RSIZE);
-        conf_pattern(r, RSIZE, 9);
+        th_pattern(r, RSIZE, 9);
         TH_EXPECT_RC(vmmc_export(s.ctx, 1, buf, RMAX, VMMC_PERM_WRITE), VS_OK);
         TH_EXPECT_RC(vmmc_export(s.ctx, 2, r, RSIZE, VMMC_PERM_READ), VS_OK);
         conf_sync_signal(&s, 0, 1);
@@ -681,7 +681,7 @@ static void reliable_node(hw_host *h, void *arg)
             TH_CHECK(n.export_id == 1 && n.offset == 0 && n.len == rel_len(i),
                      "message %d: notification for %llu bytes, not %zu", i,
                      (unsigned long long)n.len, rel_len(i));
-            conf_pattern(want, rel_len(i), 300 + (uint32_t)i);
+            th_pattern(want, rel_len(i), 300 + (uint32_t)i);
             TH_CHECK(!memcmp(buf, want, rel_len(i)),
                      "message %d (%zu bytes) arrived wrong", i, rel_len(i));
             conf_sync_signal(&s, 0, 2 + (uint32_t)i);
@@ -698,14 +698,14 @@ static void reliable_node(hw_host *h, void *arg)
         unsigned char *src = malloc(RMAX), *dst = malloc(RSIZE),
                       *want = malloc(RSIZE);
         for (int i = 0; i < RMSGS; i++) {
-            conf_pattern(src, rel_len(i), 300 + (uint32_t)i);
+            th_pattern(src, rel_len(i), 300 + (uint32_t)i);
             TH_EXPECT_RC(
                 vmmc_send_sync(s.ctx, ib, 0, src, rel_len(i), VMMC_SEND_NOTIFY),
                 VS_OK);
             conf_sync_await(&s, 1, 2 + (uint32_t)i);
         }
         /* Fetches cross the faulty links both ways. */
-        conf_pattern(want, RSIZE, 9);
+        th_pattern(want, RSIZE, 9);
         for (int i = 0; i < 4; i++) {
             memset(dst, 0, RSIZE);
             vmmc_req req;

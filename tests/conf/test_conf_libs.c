@@ -93,7 +93,7 @@ static void expect_bytes(const unsigned char *got, size_t len, uint32_t seed,
                          const char *what, int which)
 {
     unsigned char *want = malloc(len + 1);
-    conf_pattern(want, len, seed);
+    th_pattern(want, len, seed);
     size_t i = 0;
     while (i < len && got[i] == want[i])
         i++;
@@ -109,13 +109,13 @@ static void msg_pairs(msg_ctx *c, int me, unsigned char *buf)
     int peer = me ^ 1;
     if (me % 2 == 0) {
         for (size_t i = 0; i < NMS; i++) {
-            conf_pattern(buf, msizes[i], mseed(me, peer, (int)i));
+            th_pattern(buf, msizes[i], mseed(me, peer, (int)i));
             EQ(msg_send(c, buf, msizes[i], peer, (int)i), VS_OK);
         }
         /* Truncated at the receiver. */
-        conf_pattern(buf, 100, mseed(me, peer, 99));
+        th_pattern(buf, 100, mseed(me, peer, 99));
         EQ(msg_send(c, buf, 100, peer, 99), VS_OK);
-        conf_pattern(buf, 5000, mseed(me, peer, 98));
+        th_pattern(buf, 5000, mseed(me, peer, 98));
         EQ(msg_send(c, buf, 5000, peer, 98), VS_OK);
         return;
     }
@@ -130,7 +130,7 @@ static void msg_pairs(msg_ctx *c, int me, unsigned char *buf)
         expect_bytes(buf, msizes[i], mseed(peer, me, (int)i), "message",
                      (int)i);
         size_t end = msizes[i] + 64 < MBIG ? msizes[i] + 64 : MBIG;
-        size_t over = conf_count_ne(buf, msizes[i], end, 0xEE);
+        size_t over = th_count_ne(buf, msizes[i], end, 0xEE);
         TH_CHECK(over == 0,
                  "node %d: message %zu (%zu bytes) changed %zu bytes after "
                  "its end",
@@ -143,7 +143,7 @@ static void msg_pairs(msg_ctx *c, int me, unsigned char *buf)
         EQ(st.error, VS_ERANGE);
         EQ(st.source, peer);
         expect_bytes(buf, 10, mseed(peer, me, tag), "truncated", tag);
-        EQ(conf_count_ne(buf, 10, 200, 0xEE), 0);
+        EQ(th_count_ne(buf, 10, 200, 0xEE), 0);
     }
 }
 
@@ -155,7 +155,7 @@ static void msg_wild(msg_ctx *c, int me, int n, unsigned char *buf)
     static const size_t osz[] = {8, EAGER + 1, 0, 5000, EAGER, 20000};
     if (me != 0) {
         for (int k = 0; k < NORD; k++) {
-            conf_pattern(buf, osz[k], mseed(me, 0, 10 + k));
+            th_pattern(buf, osz[k], mseed(me, 0, 10 + k));
             EQ(msg_send(c, buf, osz[k], 0, 7 + me), VS_OK);
         }
         return;
@@ -201,7 +201,7 @@ static void msg_posted(msg_ctx *c, struct conf_sync *s, int me,
         expect_bytes(buf, 30000, mseed(1, 3, 5), "pre-posted", 5);
     } else if (me == 1) {
         conf_sync_await(s, 3, 1);
-        conf_pattern(buf, 30000, mseed(1, 3, 5));
+        th_pattern(buf, 30000, mseed(1, 3, 5));
         EQ(msg_send(c, buf, 30000, 3, 5), VS_OK);
     }
 }
@@ -214,7 +214,7 @@ static void msg_colls(msg_ctx *c, int me, int n)
     for (int i = 0; i < 2; i++) {
         unsigned char *b = malloc(bsz[i]);
         if (me == 2)
-            conf_pattern(b, bsz[i], 4000 + (uint32_t)i);
+            th_pattern(b, bsz[i], 4000 + (uint32_t)i);
         else
             memset(b, 0, bsz[i]);
         EQ(msg_bcast(c, b, bsz[i], 2), VS_OK);
@@ -248,7 +248,7 @@ static void msg_colls(msg_ctx *c, int me, int n)
         unsigned char *sb = malloc(len * (size_t)n),
                       *rb = calloc((size_t)n, len);
         for (int j = 0; j < n; j++)
-            conf_pattern(sb + (size_t)j * len, len, mseed(me, j, 50 + i));
+            th_pattern(sb + (size_t)j * len, len, mseed(me, j, 50 + i));
         EQ(msg_alltoall(c, sb, len, rb), VS_OK);
         for (int j = 0; j < n; j++)
             expect_bytes(rb + (size_t)j * len, len, mseed(j, me, 50 + i),
@@ -358,7 +358,7 @@ static void sock_server(struct conf_sync *s)
         unsigned char *want = malloc(total);
         size_t off = 0;
         for (size_t i = 0; i < NSS; i++) {
-            conf_pattern(want + off, ssizes[i],
+            th_pattern(want + off, ssizes[i],
                          mseed(from[k], 0, 200 + (int)i));
             off += ssizes[i];
         }
@@ -397,7 +397,7 @@ static void sock_client(struct conf_sync *s)
     EQ(port, PORT);
     size_t off = 0;
     for (size_t i = 0; i < NSS; i++) {
-        conf_pattern(buf + off, ssizes[i], mseed(s->me, 0, 200 + (int)i));
+        th_pattern(buf + off, ssizes[i], mseed(s->me, 0, 200 + (int)i));
         EQ(vs_sock_send(c, buf + off, ssizes[i], 0), (ssize_t)ssizes[i]);
         off += ssizes[i];
     }
