@@ -7,6 +7,9 @@
 #ifndef VS_ERR_H
 #define VS_ERR_H
 
+#include <stdarg.h>
+#include <stddef.h>
+
 #define VS_ERRORS(X)                                                        \
     X(VS_OK, 0, "success")                                                  \
     X(VS_EINVAL, -1, "invalid argument")                                    \
@@ -37,5 +40,11 @@ enum vs_err {
 /* Returns a static, human readable string for an error code (or for an
  * unknown code, a string saying so).  Never returns NULL. */
 const char *vs_strerror(int err);
+
+/* Writes a call's failure into buf (len bytes): the message fmt makes,
+ * then " (" vs_strerror(err) ")" if it fits; the libraries' *_errmsg()
+ * texts are made this way. */
+void vs_errmsg_vset(char *buf, size_t len, int err, const char *fmt,
+                    va_list ap) __attribute__((format(printf, 4, 0)));
 
 #endif

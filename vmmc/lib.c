@@ -70,11 +70,8 @@ static int fail(vmmc_ctx *ctx, int rc, const char *fmt, ...)
     if (ctx) {
         va_list ap;
         va_start(ap, fmt);
-        int n = vsnprintf(ctx->errmsg, sizeof ctx->errmsg, fmt, ap);
+        vs_errmsg_vset(ctx->errmsg, sizeof ctx->errmsg, rc, fmt, ap);
         va_end(ap);
-        if (n >= 0 && (size_t)n < sizeof ctx->errmsg)
-            snprintf(ctx->errmsg + n, sizeof ctx->errmsg - (size_t)n, " (%s)",
-                     vs_strerror(rc));
     }
     return rc;
 }

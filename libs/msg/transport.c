@@ -50,11 +50,8 @@ int msg__fail(msg_ctx *c, int rc, const char *fmt, ...)
     if (c && rc) {
         va_list ap;
         va_start(ap, fmt);
-        int n = vsnprintf(c->errmsg, sizeof c->errmsg, fmt, ap);
+        vs_errmsg_vset(c->errmsg, sizeof c->errmsg, rc, fmt, ap);
         va_end(ap);
-        if (n >= 0 && (size_t)n < sizeof c->errmsg)
-            snprintf(c->errmsg + n, sizeof c->errmsg - (size_t)n, " (%s)",
-                     vs_strerror(rc));
     }
     return rc;
 }

@@ -35,11 +35,8 @@ int vrpc__fail(struct vrpc__node *n, int rc, const char *fmt, ...)
     if (n && rc) {
         va_list ap;
         va_start(ap, fmt);
-        int k = vsnprintf(n->errmsg, sizeof n->errmsg, fmt, ap);
+        vs_errmsg_vset(n->errmsg, sizeof n->errmsg, rc, fmt, ap);
         va_end(ap);
-        if (k >= 0 && (size_t)k < sizeof n->errmsg)
-            snprintf(n->errmsg + k, sizeof n->errmsg - (size_t)k, " (%s)",
-                     vs_strerror(rc));
     }
     return rc;
 }
