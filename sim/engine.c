@@ -1,7 +1,7 @@
 /*
  * The event queue, the integer clock and the host-process scheduling of
- * sim/engine.h.  The queue is a binary min-heap of event pointers ordered by
- * (time, sequence).  Host processes are SimGrid actors that suspend
+ * sim/engine.h.  Events are ordered by (time, sequence): posted ones in a
+ * radix queue, cancellable ones in a binary min-heap.  Host processes are SimGrid actors that suspend
  * themselves to block; the engine actor suspends itself while any host
  * process is runnable and is resumed by the last one to block or finish.
  */
@@ -38,19 +38,54 @@ struct sim_proc {
 };
 
 
+/* A queued event.  key is the sequence number shifted left, with bit 0
+ * set when the event is a caller's struct sim_event (sim_event_at, which
+ * can be cancelled: it records its position) and clear when it was posted
+ * (sim_post: fn and arg are kept right here, and nothing outside the heap
+ * array is touched when it moves).  Keys are unique, so (t, key) orders
+ * events by time and then by the order they were queued. */
 struct sim_hent {
     sim_time_t t;
-    uint64_t seq;
-    struct sim_event *ev;
+    uint64_t key;
+    sim_fn fn;  /* posted: the callback; owned: NULL */
+    void *p;    /* posted: its argument; owned: the struct sim_event */
+};
+
+#define HENT_OWNED 1u
+
+struct sim_heap {
+    struct sim_hent *a;
+    size_t len, cap;
+};
+
+/* The radix queue of posted events (a radix heap: Ahuja, Mehlhorn, Orlin
+ * and Tarjan, 1990).  last is the time of the latest event taken from it,
+ * never after the present, so every event posted is at last or later.
+ * Bucket 0 holds the events at last, in sequence order from head on;
+ * bucket b (1..64) those whose time first differs from last in bit b-1,
+ * so every event of a bucket is earlier than every event of the next.
+ * Taking an event when bucket 0 is empty spreads the lowest non-empty
+ * bucket over the lower ones around its earliest event, which becomes the
+ * new last.  The earliest event is found, and kept (min), before it is
+ * taken, because an event of the heap may come first. */
+#define RQ_BUCKETS 65
+struct sim_radix {
+    struct sim_heap b[RQ_BUCKETS];
+    size_t head;   /* first event of b[0] not yet taken */
+    size_t count;  /* events queued */
+    uint64_t full; /* bit b-1 set: bucket b (1..64) is not empty */
+    sim_time_t last;
+    int min_ok;            /* min_b, min_i: the earliest event, if b[0] */
+    unsigned min_b;        /* is empty */
+    size_t min_i;
 };
 
 static struct {
     sim_time_t now;
     uint64_t seq;
     uint64_t processed;
-    struct sim_hent *heap;
-    size_t heap_len, heap_cap;
-    struct sim_event *pool; /* Free list, linked through arg. */
+    struct sim_radix posted;
+    struct sim_heap owned; /* sim_event_at's events */
     /* Host processes. */
     sim_proc **procs;
     size_t nprocs;
@@ -62,82 +97,206 @@ static struct {
     sim_time_t procs_end; /* When the last host process returned. */
 } E;
 
-/* ---- The heap ----
- * Entries carry their own keys (time, sequence), so comparisons read the
- * heap array only and never the events themselves, which lie all over a
- * large simulated cluster's memory; the event is touched only to record
- * its position (for cancellation). */
+/* ---- The queues ----
+ * Entries carry their own keys (time, sequence), and posted events their
+ * callback and argument, so queue operations read and write the queues'
+ * arrays only; the memory of a large simulated cluster (where the events
+ * of sim_event_at lie) is touched only to record such an event's position,
+ * for cancellation.  Posted events, the vast majority, go to a radix queue
+ * (a few instructions a post and a take, where a binary heap of thousands
+ * of events sifts through a dozen levels); caller-owned ones (timers, the
+ * NIC processors' wake-ups), which can be cancelled, to a binary heap.
+ * The next event is the earlier of the two (docs/speed.md). */
 
 static int key_before(const struct sim_hent *a, const struct sim_hent *b)
 {
-    return a->t < b->t || (a->t == b->t && a->seq < b->seq);
+    return a->t < b->t || (a->t == b->t && a->key < b->key);
 }
 
-static void heap_set(size_t i, struct sim_hent e)
+static void heap_set(struct sim_heap *h, size_t i, struct sim_hent e)
 {
-    E.heap[i] = e;
-    e.ev->heap_idx = i;
+    h->a[i] = e;
+    if (e.key & HENT_OWNED)
+        ((struct sim_event *)e.p)->heap_idx = i;
 }
 
-static void heap_up(size_t i)
+/* Sifts e up from the free position i. */
+static void heap_up_from(struct sim_heap *h, size_t i, struct sim_hent e)
 {
-    struct sim_hent e = E.heap[i];
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        if (!key_before(&e, &E.heap[parent]))
+        if (!key_before(&e, &h->a[parent]))
             break;
-        heap_set(i, E.heap[parent]);
+        heap_set(h, i, h->a[parent]);
         i = parent;
     }
-    heap_set(i, e);
+    heap_set(h, i, e);
 }
 
-static void heap_down(size_t i)
+static void heap_down(struct sim_heap *h, size_t i)
 {
-    struct sim_hent e = E.heap[i];
+    struct sim_hent e = h->a[i];
     for (;;) {
         size_t c = 2 * i + 1;
-        if (c >= E.heap_len)
+        if (c >= h->len)
             break;
-        if (c + 1 < E.heap_len && key_before(&E.heap[c + 1], &E.heap[c]))
+        if (c + 1 < h->len && key_before(&h->a[c + 1], &h->a[c]))
             c++;
-        if (!key_before(&E.heap[c], &e))
+        if (!key_before(&h->a[c], &e))
             break;
-        heap_set(i, E.heap[c]);
+        heap_set(h, i, h->a[c]);
         i = c;
     }
-    heap_set(i, e);
+    heap_set(h, i, e);
 }
 
-static void heap_push(struct sim_event *ev)
+static void heap_push(struct sim_heap *h, struct sim_hent e)
 {
-    if (E.heap_len == E.heap_cap) {
-        size_t cap = E.heap_cap ? E.heap_cap * 2 : 1024;
-        struct sim_hent *h = realloc(E.heap, cap * sizeof *h);
-        if (!h) {
+    if (h->len == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 1024;
+        struct sim_hent *a = realloc(h->a, cap * sizeof *a);
+        if (!a) {
             fprintf(stderr, "vmmcsim: out of memory (event queue)\n");
             abort();
         }
-        E.heap = h;
-        E.heap_cap = cap;
+        h->a = a;
+        h->cap = cap;
     }
-    E.heap[E.heap_len] = (struct sim_hent){ev->t, ev->seq, ev};
-    ev->heap_idx = E.heap_len++;
-    heap_up(ev->heap_idx);
+    heap_up_from(h, h->len++, e);
 }
 
-static void heap_remove(size_t i)
+static void heap_remove(struct sim_heap *h, size_t i)
 {
-    struct sim_event *ev = E.heap[i].ev;
-    E.heap_len--;
-    if (i != E.heap_len) {
-        heap_set(i, E.heap[E.heap_len]);
-        if (i > 0 && key_before(&E.heap[i], &E.heap[(i - 1) / 2]))
-            heap_up(i);
+    struct sim_hent gone = h->a[i];
+    h->len--;
+    if (i != h->len) {
+        heap_set(h, i, h->a[h->len]);
+        if (i > 0 && key_before(&h->a[i], &h->a[(i - 1) / 2]))
+            heap_up_from(h, i, h->a[i]);
         else
-            heap_down(i);
+            heap_down(h, i);
     }
-    ev->heap_idx = SIZE_MAX;
+    if (gone.key & HENT_OWNED)
+        ((struct sim_event *)gone.p)->heap_idx = SIZE_MAX;
+}
+
+static void rq_append(struct sim_heap *b, struct sim_hent e)
+{
+    if (b->len == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        struct sim_hent *a = realloc(b->a, cap * sizeof *a);
+        if (!a) {
+            fprintf(stderr, "vmmcsim: out of memory (event queue)\n");
+            abort();
+        }
+        b->a = a;
+        b->cap = cap;
+    }
+    b->a[b->len++] = e;
+}
+
+static unsigned rq_bucket(sim_time_t t, sim_time_t last)
+{
+    uint64_t x = (uint64_t)t ^ (uint64_t)last;
+    return x ? 64u - (unsigned)__builtin_clzll(x) : 0u;
+}
+
+static void rq_push(struct sim_hent e)
+{
+    struct sim_radix *q = &E.posted;
+    unsigned b = rq_bucket(e.t, q->last);
+    rq_append(&q->b[b], e);
+    if (b)
+        q->full |= 1ull << (b - 1);
+    q->count++;
+    /* The earliest event beyond bucket 0 (which goes first anyway). */
+    if (b && q->min_ok && key_before(&e, &q->b[q->min_b].a[q->min_i])) {
+        q->min_b = b;
+        q->min_i = q->b[b].len - 1;
+    }
+}
+
+/* The radix queue's next event, or NULL; it stays queued. */
+static struct sim_hent *rq_peek(void)
+{
+    struct sim_radix *q = &E.posted;
+    if (q->head < q->b[0].len)
+        return &q->b[0].a[q->head];
+    if (!q->full)
+        return NULL;
+    if (!q->min_ok) {
+        unsigned bi = 1u + (unsigned)__builtin_ctzll(q->full);
+        const struct sim_heap *from = &q->b[bi];
+        size_t m = 0;
+        for (size_t i = 1; i < from->len; i++)
+            if (key_before(&from->a[i], &from->a[m]))
+                m = i;
+        q->min_ok = 1;
+        q->min_b = bi;
+        q->min_i = m;
+    }
+    return &q->b[q->min_b].a[q->min_i];
+}
+
+/* Takes the radix queue's next event (rq_peek found one). */
+static struct sim_hent rq_take(void)
+{
+    struct sim_radix *q = &E.posted;
+    q->count--;
+    if (q->head < q->b[0].len) {
+        struct sim_hent e = q->b[0].a[q->head++];
+        if (q->head == q->b[0].len)
+            q->b[0].len = q->head = 0;
+        return e;
+    }
+    /* Bucket 0 is empty: spread the bucket of the earliest event around
+     * its time. */
+    struct sim_heap *from = &q->b[q->min_b];
+    sim_time_t m = from->a[q->min_i].t;
+    q->last = m;
+    q->min_ok = 0;
+    q->full &= ~(1ull << (q->min_b - 1));
+    for (size_t i = 0; i < from->len; i++) {
+        unsigned b = rq_bucket(from->a[i].t, m);
+        rq_append(&q->b[b], from->a[i]);
+        if (b)
+            q->full |= 1ull << (b - 1);
+    }
+    from->len = 0;
+    /* Bucket 0 came in any order: sort it by sequence (it is short; later
+     * posts at this time come after all of it). */
+    struct sim_hent *z = q->b[0].a;
+    size_t n = q->b[0].len;
+    for (size_t i = 1; i < n; i++) {
+        struct sim_hent e = z[i];
+        size_t j = i;
+        for (; j > 0 && z[j - 1].key > e.key; j--)
+            z[j] = z[j - 1];
+        z[j] = e;
+    }
+    struct sim_hent e = z[q->head++];
+    if (q->head == n)
+        q->b[0].len = q->head = 0;
+    return e;
+}
+
+/* The next event's entry (NULL if none), and whether it is the radix
+ * queue's. */
+static struct sim_hent *next_entry(int *radix)
+{
+    struct sim_hent *r = rq_peek();
+    struct sim_hent *h = E.owned.len ? &E.owned.a[0] : NULL;
+    *radix = r && (!h || key_before(r, h));
+    return *radix ? r : h;
+}
+
+static size_t queued(void) { return E.posted.count + E.owned.len; }
+
+/* When the next event is due (call only if one is queued). */
+static sim_time_t next_time(void)
+{
+    int radix;
+    return next_entry(&radix)->t;
 }
 
 /* ---- Events ---- */
@@ -150,20 +309,13 @@ void sim_reset(void)
 
 void sim_shutdown(void)
 {
-    /* Events still queued: pooled ones are ours to free; the others belong
-     * to their callers, who may cancel them later: mark them unqueued. */
-    for (size_t i = 0; i < E.heap_len; i++) {
-        if (E.heap[i].ev->pooled)
-            free(E.heap[i].ev);
-        else
-            E.heap[i].ev->heap_idx = SIZE_MAX;
-    }
-    free(E.heap);
-    while (E.pool) {
-        struct sim_event *n = E.pool->arg;
-        free(E.pool);
-        E.pool = n;
-    }
+    /* Events still queued that belong to callers, who may cancel them
+     * later: mark them unqueued. */
+    for (size_t i = 0; i < E.owned.len; i++)
+        ((struct sim_event *)E.owned.a[i].p)->heap_idx = SIZE_MAX;
+    free(E.owned.a);
+    for (int b = 0; b < RQ_BUCKETS; b++)
+        free(E.posted.b[b].a);
     for (size_t i = 0; i < E.nprocs; i++)
         free(E.procs[i]);
     free(E.procs);
@@ -191,30 +343,22 @@ void sim_event_at(struct sim_event *ev, sim_time_t t, sim_fn fn, void *arg)
     ev->seq = E.seq++;
     ev->fn = fn;
     ev->arg = arg;
-    heap_push(ev);
+    heap_push(&E.owned,
+              (struct sim_hent){ev->t, ev->seq << 1 | HENT_OWNED, NULL, ev});
 }
 
 void sim_post(sim_time_t t, sim_fn fn, void *arg)
 {
-    struct sim_event *ev = E.pool;
-    if (ev) {
-        E.pool = ev->arg;
-    } else {
-        ev = malloc(sizeof *ev);
-        if (!ev) {
-            fprintf(stderr, "vmmcsim: out of memory (events)\n");
-            abort();
-        }
-    }
-    ev->heap_idx = SIZE_MAX;
-    ev->pooled = 1;
-    sim_event_at(ev, t, fn, arg);
+    VS_INV(t >= E.now,
+           "simulator: an event posted at %lld ps, before the present %lld ps",
+           (long long)t, (long long)E.now);
+    rq_push((struct sim_hent){t < E.now ? E.now : t, E.seq++ << 1, fn, arg});
 }
 
 void sim_event_cancel(struct sim_event *ev)
 {
     if (ev->heap_idx != SIZE_MAX)
-        heap_remove(ev->heap_idx);
+        heap_remove(&E.owned, ev->heap_idx);
 }
 
 int sim_event_queued(const struct sim_event *ev)
@@ -225,25 +369,28 @@ int sim_event_queued(const struct sim_event *ev)
 /* Pops and runs the earliest event. */
 static void fire_next(void)
 {
-    struct sim_event *ev = E.heap[0].ev;
-    heap_remove(0);
-    VS_INV(ev->t >= E.now, "simulator: time went back from %lld to %lld ps",
-           (long long)E.now, (long long)ev->t);
-    E.now = ev->t;
+    int radix;
+    struct sim_hent e = *next_entry(&radix);
+    if (radix)
+        e = rq_take();
+    else
+        heap_remove(&E.owned, 0);
+    VS_INV(e.t >= E.now, "simulator: time went back from %lld to %lld ps",
+           (long long)E.now, (long long)e.t);
+    E.now = e.t;
     E.processed++;
-    sim_fn fn = ev->fn;
-    void *arg = ev->arg;
-    if (ev->pooled) {
-        ev->arg = E.pool;
-        E.pool = ev;
+    if (e.key & HENT_OWNED) {
+        struct sim_event *ev = e.p;
+        ev->fn(ev->arg);
+    } else {
+        e.fn(e.p);
     }
-    fn(arg);
 }
 
 uint64_t sim_run_events(sim_time_t until)
 {
     uint64_t n = 0;
-    while (E.heap_len && E.heap[0].t <= until) {
+    while (queued() && next_time() <= until) {
         fire_next();
         n++;
     }
@@ -403,7 +550,7 @@ static int flows_step(void)
 {
     if (!sim__flow_busy())
         return 0;
-    sim_time_t until = E.heap_len ? E.heap[0].t : INT64_MAX;
+    sim_time_t until = queued() ? next_time() : INT64_MAX;
     if (R.opts->max_time && until > R.opts->max_time)
         until = R.opts->max_time;
     return sim__flow_advance(until);
@@ -429,8 +576,8 @@ static void engine_main(int argc, char **argv)
             for (;;) {
                 if (flows_step())
                     continue;
-                if (!E.heap_len || (R.opts->max_time &&
-                                    E.heap[0].t > R.opts->max_time))
+                if (!queued() || (R.opts->max_time &&
+                                  next_time() > R.opts->max_time))
                     break;
                 fire_next();
             }
@@ -438,7 +585,7 @@ static void engine_main(int argc, char **argv)
         }
         if (flows_step())
             continue;
-        if (E.heap_len == 0 && sim__flow_busy()) {
+        if (!queued() && sim__flow_busy()) {
             /* Flows still in progress at the time limit. */
             R.rc = VS_ETIMEDOUT;
             snprintf(R.err, R.errlen,
@@ -446,7 +593,7 @@ static void engine_main(int argc, char **argv)
                      (double)R.opts->max_time / 1e9);
             break;
         }
-        if (E.heap_len == 0) {
+        if (!queued()) {
             R.rc = VS_EDEADLK;
             int off = snprintf(R.err, R.errlen,
                                "deadlock at t=%.6f us: every process is "
@@ -461,7 +608,7 @@ static void engine_main(int argc, char **argv)
                                     E.procs[i]->what);
             break;
         }
-        if (R.opts->max_time && E.heap[0].t > R.opts->max_time) {
+        if (R.opts->max_time && next_time() > R.opts->max_time) {
             R.rc = VS_ETIMEDOUT;
             snprintf(R.err, R.errlen,
                      "simulated time limit of %.3f ms reached",

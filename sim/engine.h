@@ -33,12 +33,11 @@ struct sim_event {
     sim_fn fn;
     void *arg;
     size_t heap_idx; /* SIZE_MAX when not queued. */
-    int pooled;      /* Allocated by sim_post; freed after it fires. */
 };
 
 /* Resets the engine (time 0, empty queue).  Must be called before use. */
 void sim_reset(void);
-/* Frees the engine's memory (queue, event pool). */
+/* Frees the engine's memory (the queue). */
 void sim_shutdown(void);
 sim_time_t sim_now(void);
 /* After sim_run: when the last host process returned. */

@@ -218,6 +218,7 @@ static struct {
     size_t *order; /* indices of recs, in firing order */
     size_t nfired;
     int bad_now;
+    int wide; /* times spread over 40 bits; children of both kinds */
 } S;
 
 static uint32_t lcg_next(void)
@@ -249,16 +250,31 @@ static void stress_fire(void *arg)
         S.bad_now++;
     r->fired++;
     S.order[S.nfired++] = (size_t)(r - S.recs);
-    /* Some events post a child, sometimes at the same time. */
+    /* Some events post a child, sometimes at the same time.  Wide: at
+     * any distance from now to 2^40 ps, and caller-owned children too,
+     * so an event of the heap posts before the radix queue's earliest
+     * (sim/engine.c). */
     if (S.nrecs < STRESS_N + STRESS_CHILDREN && lcg_next() % 10 == 0) {
         size_t c = S.nrecs++;
-        stress_post(c, sim_now() + (sim_time_t)(lcg_next() % 4), 1);
+        sim_time_t dt = (sim_time_t)(lcg_next() % 4);
+        if (S.wide && lcg_next() % 2)
+            dt = (sim_time_t)(lcg_next() % 1024) << (lcg_next() % 31);
+        stress_post(c, sim_now() + dt, !S.wide || lcg_next() % 3 != 0);
     }
 }
 
-static void test_stress_sorted(void)
+/* A first event time for the stress tests. */
+static sim_time_t stress_time(void)
+{
+    if (!S.wide)
+        return (sim_time_t)(lcg_next() % 2000);
+    return (sim_time_t)(lcg_next() % 1024) << (lcg_next() % 31);
+}
+
+static void stress_run(int wide)
 {
     sim_reset();
+    S.wide = wide;
     S.recs = calloc(STRESS_N + STRESS_CHILDREN, sizeof *S.recs);
     S.order = calloc(STRESS_N + STRESS_CHILDREN, sizeof *S.order);
     CU_ASSERT_FATAL(S.recs && S.order);
@@ -267,10 +283,10 @@ static void test_stress_sorted(void)
     S.lcg = 12345;
     S.nfired = 0;
     S.bad_now = 0;
-    /* Times in [0, 2000): many duplicates, so FIFO ties matter.  Even
-     * indices are pooled (sim_post), odd ones caller-owned. */
+    /* Times in [0, 2000) (or spread widely): many duplicates, so FIFO ties
+     * matter.  Even indices are pooled (sim_post), odd ones caller-owned. */
     for (size_t i = 0; i < STRESS_N; i++)
-        stress_post(i, (sim_time_t)(lcg_next() % 2000), i % 2 == 0);
+        stress_post(i, stress_time(), i % 2 == 0);
     /* Cancel about a fifth of the caller-owned ones (any heap position). */
     size_t ncancelled = 0;
     for (size_t i = 1; i < STRESS_N; i += 2) {
@@ -280,10 +296,11 @@ static void test_stress_sorted(void)
             ncancelled++;
         }
     }
-    /* Half-way: run up to t = 999 first, then the rest. */
-    uint64_t n1 = sim_run_events(999);
+    /* Half-way: run up to t = 999 (wide: 2^29) first, then the rest. */
+    sim_time_t half = wide ? (sim_time_t)1 << 29 : 999;
+    uint64_t n1 = sim_run_events(half);
     for (size_t k = 0; k < S.nfired; k++)
-        CU_ASSERT(S.recs[S.order[k]].t <= 999);
+        CU_ASSERT(S.recs[S.order[k]].t <= half);
     uint64_t n2 = sim_run_events(INT64_MAX);
     TH_EXPECT_EQ(n1 + n2, S.nrecs - ncancelled);
     TH_EXPECT_EQ(S.nfired, S.nrecs - ncancelled);
@@ -311,6 +328,9 @@ static void test_stress_sorted(void)
     S.order = NULL;
     sim_shutdown();
 }
+
+static void test_stress_sorted(void) { stress_run(0); }
+static void test_stress_wide(void) { stress_run(1); }
 
 static void test_reset_leaves_nothing(void)
 {
@@ -358,6 +378,8 @@ void register_engine_tests(void)
     th_add(s, "sim_run_events(until) stops at until", test_run_until);
     th_add(s, "10,000 random events come out sorted by (t, seq)",
            test_stress_sorted);
+    th_add(s, "10,000 events over 40 bits of time, both kinds posting",
+           test_stress_wide);
     th_add(s, "reset and shutdown leave nothing behind",
            test_reset_leaves_nothing);
 }
