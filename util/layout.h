@@ -7,7 +7,9 @@
  * this process by re-executing it once with ADDR_NO_RANDOMIZE (Linux), so
  * the same inputs give the same output byte for byte.  Set VMMCSIM_ASLR=1
  * to keep randomisation (for example under valgrind, which does not follow
- * the re-exec).
+ * the re-exec).  The re-executed process also asks glibc's malloc for
+ * transparent huge pages (GLIBC_TUNABLES=glibc.malloc.hugetlb=1) unless
+ * VMMCSIM_NO_THP is set or the user chose that tunable.
  */
 #ifndef UTIL_LAYOUT_H
 #define UTIL_LAYOUT_H
