@@ -224,6 +224,7 @@ struct dma_req {
     size_t len;
     hw_done_fn done;
     void *arg;
+    hw_time_t ready; /* when the firmware asked for it */
     hw_time_t start;
 };
 
@@ -273,14 +274,18 @@ static void dma_complete(void *arg)
     n->hq_head = r->next;
     if (!n->hq_head)
         n->hq_tail = NULL;
-    n->hdma_active = 0;
+    /* The next request starts after the completion is handed over; the
+     * firmware may queue more meanwhile (nic_host_dma starts a request
+     * itself only when the engine is idle). */
+    int more = n->hq_head != NULL;
+    n->hdma_active = more;
     struct nicm__task *t = task_new(n, T_DONE);
     t->u.done.fn = r->done;
     t->u.done.arg = r->arg;
     t->u.done.status = 0;
     task_arrive(t);
     dma_release(n->cl, r);
-    if (n->hq_head)
+    if (more)
         dma_begin(n);
 }
 
@@ -301,24 +306,10 @@ static void dma_begin(struct nicm__node *n)
 {
     struct dma_req *r = n->hq_head;
     n->hdma_active = 1;
-    r->start = sim_now();
+    r->start = max_t(sim_now(), r->ready);
     n->st.host_dmas++;
     n->st.host_dma_bytes += r->len;
     sim_post(r->start + n->cl->prof.dma_setup, dma_data, r);
-}
-
-static void dma_enqueue(void *arg)
-{
-    struct dma_req *r = arg;
-    struct nicm__node *n = r->n;
-    r->next = NULL;
-    if (n->hq_tail)
-        n->hq_tail->next = r;
-    else
-        n->hq_head = r;
-    n->hq_tail = r;
-    if (!n->hdma_active)
-        dma_begin(n);
 }
 
 static int nic_host_dma(hw_nic *x, enum hw_dma_dir dir, void *host,
@@ -331,8 +322,17 @@ static int nic_host_dma(hw_nic *x, enum hw_dma_dir dir, void *host,
     struct dma_req *r = dma_alloc(n->cl);
     if (!r)
         return VS_ENOMEM;
-    *r = (struct dma_req){NULL, n, dir, host, sram, len, done, arg, 0};
-    sim_post(nic_time(n), dma_enqueue, r);
+    *r = (struct dma_req){NULL, n, dir, host, sram, len, done, arg,
+                          nic_time(n), 0};
+    /* Queued at once, served from ready on: the firmware's requests come
+     * in time order (its processor's clock only goes forward). */
+    if (n->hq_tail)
+        n->hq_tail->next = r;
+    else
+        n->hq_head = r;
+    n->hq_tail = r;
+    if (!n->hdma_active)
+        dma_begin(n);
     return VS_OK;
 }
 
