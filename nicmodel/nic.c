@@ -177,15 +177,22 @@ static void post_done(struct nicm__node *n, hw_time_t t, hw_done_fn fn,
 
 /* ---- Host-visible effects ---- */
 
-/* The NIC wrote this host's memory: wake its process if what it waits for
- * is now true.  The predicate only reads memory, so it may run here. */
+static void poll_wake(void *arg) { sim_proc_wake(arg); }
+
+/* The NIC wrote this host's memory: if what its process waits for is now
+ * true, the process sees it at its next poll (HW_HOST_POLL from now).  It
+ * is woken then, once: until then it polls, and neither an interrupt nor
+ * its timeout wakes it (host_wait).  The predicate only reads memory, so it
+ * may run here. */
 static void host_memory_written(struct nicm__node *n)
 {
     if (n->wait_ready && n->proc && sim_proc_blocked(n->proc) &&
         n->wait_ready(n->wait_arg)) {
-        n->woken_by_data = 1;
         n->st.host_wakeups++;
-        sim_proc_wake(n->proc);
+        n->wait_ready = NULL;
+        sim_event_cancel(&n->wait_tmo);
+        sim_post(sim_now() + n->cl->prof.host_cost[HW_HOST_POLL], poll_wake,
+                 n->proc);
     }
 }
 
@@ -636,14 +643,11 @@ static int host_wait(hw_host *h, hw_ready_fn ready, void *arg,
             return VS_ETIMEDOUT;
         n->wait_ready = ready;
         n->wait_arg = arg;
-        n->woken_by_data = 0;
         if (deadline != HW_TIME_NEVER)
             sim_event_at(&n->wait_tmo, deadline, wait_timeout, n);
         sim_proc_block(n->proc, "a VMMC wait");
         sim_event_cancel(&n->wait_tmo);
         n->wait_ready = NULL;
-        if (n->woken_by_data)
-            sim_proc_sleep(n->proc, p->host_cost[HW_HOST_POLL]);
     }
 }
 

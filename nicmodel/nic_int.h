@@ -52,7 +52,6 @@ struct nicm__node {
     int irq_pending;
     hw_ready_fn wait_ready;
     void *wait_arg;
-    int woken_by_data;
     struct sim_event wait_tmo;
     /* NIC processor. */
     struct nicm__task *tq_head, *tq_tail;
