@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 
 #include "emu/emu.h"
+#include "util/pool.h"
 
 struct emu__task { /* a completion upcall waiting for the NIC processor */
     struct emu__task *next;
@@ -82,7 +83,8 @@ struct emu_node {
     hw_upcall_fn bell_fn;
     void *bell_arg;
     void *window;
-    struct emu__task *tq_head, *tq_tail, *task_pool;
+    struct emu__task *tq_head, *tq_tail;
+    struct vs_pool task_pool; /* util/pool.h */
     int in_upcall;
     unsigned char *rx_mem;   /* recv_buffers receive buffers */
     unsigned char **rx_free; /* free ones, a stack */

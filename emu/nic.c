@@ -67,8 +67,7 @@ static void drain(struct emu_node *n)
         t->fn(t->arg, t->status);
         n->in_upcall = 0;
         n->st.fw_upcalls++;
-        t->next = n->task_pool;
-        n->task_pool = t;
+        vs_pool_put(&n->task_pool, t);
     }
 }
 
@@ -90,10 +89,8 @@ static void upcall_end(struct emu_node *n)
 
 static void post_done(struct emu_node *n, hw_done_fn fn, void *arg, int status)
 {
-    struct emu__task *t = n->task_pool;
-    if (t)
-        n->task_pool = t->next;
-    else if (!(t = malloc(sizeof *t))) {
+    struct emu__task *t = vs_pool_get(&n->task_pool);
+    if (!t) {
         fprintf(stderr, "vmmcsim: out of memory (NIC tasks)\n");
         abort();
     }
@@ -760,6 +757,7 @@ int emu_node_open(emu_node **out, const struct emu_config *cfg, char *err,
         n->cfg.hello_interval = 20 * HW_MS;
     n->cl = cl;
     n->self = cfg->node;
+    vs_pool_init(&n->task_pool, sizeof(struct emu__task));
     n->nnodes = cl->n;
     n->fd = -1;
     n->epoch_ns = cfg->epoch_ns ? cfg->epoch_ns : emu__mono_ns();
@@ -923,11 +921,7 @@ void emu_node_close(emu_node *n)
         n->tq_head = t->next;
         free(t);
     }
-    while (n->task_pool) {
-        struct emu__task *t = n->task_pool;
-        n->task_pool = t->next;
-        free(t);
-    }
+    vs_pool_drain(&n->task_pool);
     if (n->loop)
         ev_loop_destroy(n->loop);
     if (n->fd >= 0)

@@ -80,14 +80,7 @@ void nicm__pkt_free(struct nicm__pkt *p)
  * free. */
 struct nicm__pkt *nicm__pkt_alloc(struct nicm_cluster *cl)
 {
-    struct nicm__pkt *p = NULL;
-#if !defined(__SANITIZE_ADDRESS__)
-    p = cl->pkt_pool;
-    if (p)
-        cl->pkt_pool = p->next;
-#endif
-    if (!p)
-        p = malloc(sizeof *p + cl->prof.max_packet);
+    struct nicm__pkt *p = vs_pool_get(&cl->pkt_pool);
     if (p)
         memset(p, 0, sizeof *p);
     return p;
@@ -95,13 +88,7 @@ struct nicm__pkt *nicm__pkt_alloc(struct nicm_cluster *cl)
 
 void nicm__pkt_release(struct nicm_cluster *cl, struct nicm__pkt *p)
 {
-#if defined(__SANITIZE_ADDRESS__)
-    (void)cl;
-    free(p);
-#else
-    p->next = cl->pkt_pool;
-    cl->pkt_pool = p;
-#endif
+    vs_pool_put(&cl->pkt_pool, p);
 }
 
 static void fb_finish_up(struct nicm__pkt *p, hw_time_t t);

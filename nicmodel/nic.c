@@ -72,11 +72,8 @@ hw_time_t nicm__xfer_time(size_t bytes, double bytes_per_ps)
 
 static struct nicm__task *task_new(struct nicm__node *n, enum task_kind k)
 {
-    struct nicm_cluster *cl = n->cl;
-    struct nicm__task *t = cl->task_pool;
-    if (t)
-        cl->task_pool = t->next;
-    else if (!(t = malloc(sizeof *t))) {
+    struct nicm__task *t = vs_pool_get(&n->cl->task_pool);
+    if (!t) {
         fprintf(stderr, "vmmcsim: out of memory (NIC tasks)\n");
         abort();
     }
@@ -125,7 +122,7 @@ static void task_run(struct nicm__task *t)
         struct nicm__timer *tm = t->u.timer;
         if (!tm->cancelled)
             tm->fn(tm->arg);
-        free(tm);
+        vs_pool_put(&n->cl->timer_pool, tm);
         break;
     }
     }
@@ -148,8 +145,7 @@ static void cpu_run(void *arg)
         n->st.cpu_busy += n->cpu_now - start;
         NICM_TL(n, NICM_TL_CPU, task_names[t->kind], start, n->cpu_now);
         n->cpu_free = n->cpu_now;
-        t->next = n->cl->task_pool;
-        n->cl->task_pool = t;
+        vs_pool_put(&n->cl->task_pool, t);
         if (n->tq_head && n->cpu_free > sim_now()) {
             n->cpu_scheduled = 1;
             sim_event_at(&n->cpu_ev, n->cpu_free, cpu_run, n);
@@ -237,33 +233,6 @@ struct dma_req {
 
 static void dma_begin(struct nicm__node *n);
 
-/* Host-DMA requests are pooled per cluster (one per DMA), except under
- * AddressSanitizer. */
-static struct dma_req *dma_alloc(struct nicm_cluster *cl)
-{
-#if !defined(__SANITIZE_ADDRESS__)
-    struct dma_req *r = cl->dma_pool;
-    if (r) {
-        cl->dma_pool = r->next;
-        return r;
-    }
-#else
-    (void)cl;
-#endif
-    return malloc(sizeof(struct dma_req));
-}
-
-static void dma_release(struct nicm_cluster *cl, struct dma_req *r)
-{
-#if !defined(__SANITIZE_ADDRESS__)
-    r->next = cl->dma_pool;
-    cl->dma_pool = r;
-#else
-    (void)cl;
-    free(r);
-#endif
-}
-
 static void dma_complete(void *arg)
 {
     struct dma_req *r = arg;
@@ -291,7 +260,7 @@ static void dma_complete(void *arg)
     t->u.done.arg = r->arg;
     t->u.done.status = 0;
     task_arrive(t);
-    dma_release(n->cl, r);
+    vs_pool_put(&n->cl->dma_pool, r);
     if (more)
         dma_begin(n);
 }
@@ -326,7 +295,7 @@ static int nic_host_dma(hw_nic *x, enum hw_dma_dir dir, void *host,
     if ((len && (!host || !sram)) || !done ||
         (dir != HW_DMA_TO_NIC && dir != HW_DMA_TO_HOST))
         return VS_EINVAL;
-    struct dma_req *r = dma_alloc(n->cl);
+    struct dma_req *r = vs_pool_get(&n->cl->dma_pool);
     if (!r)
         return VS_ENOMEM;
     *r = (struct dma_req){NULL, n, dir, host, sram, len, done, arg,
@@ -464,13 +433,11 @@ static void *nic_timer_start(hw_nic *x, hw_time_t delay, hw_upcall_fn fn,
                              void *arg)
 {
     struct nicm__node *n = NODE_OF_NIC(x);
-    struct nicm__timer *tm = calloc(1, sizeof *tm);
+    struct nicm__timer *tm = vs_pool_get(&n->cl->timer_pool);
     if (!tm)
         return NULL;
+    *tm = (struct nicm__timer){.node = n, .fn = fn, .arg = arg};
     sim_event_init(&tm->ev);
-    tm->node = n;
-    tm->fn = fn;
-    tm->arg = arg;
     sim_event_at(&tm->ev, nic_time(n) + (delay > 0 ? delay : 0), timer_fire,
                  tm);
     return tm;
@@ -486,7 +453,7 @@ static void nic_timer_cancel(hw_nic *x, void *timer)
         tm->cancelled = 1; /* Its task frees it. */
     } else {
         sim_event_cancel(&tm->ev);
-        free(tm);
+        vs_pool_put(&tm->node->cl->timer_pool, tm);
     }
 }
 
@@ -709,6 +676,10 @@ int nicm_cluster_create(nicm_cluster **out, const struct nicm_profile *prof,
     if (!cl)
         return VS_ENOMEM;
     cl->prof = *prof;
+    vs_pool_init(&cl->pkt_pool, sizeof(struct nicm__pkt) + prof->max_packet);
+    vs_pool_init(&cl->dma_pool, sizeof(struct dma_req));
+    vs_pool_init(&cl->task_pool, sizeof(struct nicm__task));
+    vs_pool_init(&cl->timer_pool, sizeof(struct nicm__timer));
     cl->topo = *topo;
     cl->nnodes = topo->nnodes;
     cl->nodes = calloc((size_t)cl->nnodes, sizeof *cl->nodes);
@@ -792,21 +763,10 @@ void nicm_cluster_destroy(nicm_cluster *cl)
             free(t);
         }
     }
-    while (cl->dma_pool) {
-        struct dma_req *r = cl->dma_pool;
-        cl->dma_pool = r->next;
-        free(r);
-    }
-    while (cl->pkt_pool) {
-        struct nicm__pkt *p = cl->pkt_pool;
-        cl->pkt_pool = p->next;
-        free(p);
-    }
-    while (cl->task_pool) {
-        struct nicm__task *t = cl->task_pool;
-        cl->task_pool = t->next;
-        free(t);
-    }
+    vs_pool_drain(&cl->dma_pool);
+    vs_pool_drain(&cl->pkt_pool);
+    vs_pool_drain(&cl->task_pool);
+    vs_pool_drain(&cl->timer_pool);
     nicm__faults_destroy(cl);
     nicm__fabric_free(cl);
     free(cl->nodes);

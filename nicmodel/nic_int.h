@@ -7,6 +7,7 @@
 #define NICM_NIC_INT_H
 
 #include "nicmodel/nicm.h"
+#include "util/pool.h"
 
 struct nicm__task;
 struct nicm__pkt;
@@ -104,11 +105,10 @@ struct nicm_cluster {
     struct nicm__node *nodes;
     struct nicm__link *links;
     uint64_t in_flight;
-    struct nicm__task *task_pool;
-    /* Freed packets (all of prof.max_packet bytes of data), for reuse:
-     * a packet is allocated per packet sent (nicm__pkt_alloc). */
-    struct nicm__pkt *pkt_pool;
-    void *dma_pool; /* freed host-DMA requests (nic.c) */
+    /* Blocks made and dropped per packet (util/pool.h): packets (with
+     * prof.max_packet bytes of data; nicm__pkt_alloc), host-DMA requests,
+     * NIC processor tasks and timers (nic.c). */
+    struct vs_pool pkt_pool, dma_pool, task_pool, timer_pool;
     struct nicm__faults faults;
     FILE *tl; /* --timeline (timeline.c), or NULL */
     int flow; /* --fabric flow: packets cross as SimGrid flows (flow.c) */
