@@ -99,6 +99,12 @@ struct hw_host_ops {
      * ready may be evaluated outside the host process (by the backend, to
      * decide whether to wake it): it must only read memory. */
     int (*wait)(hw_host *h, hw_ready_fn ready, void *arg, hw_time_t timeout);
+    /* As wait, for a ready(arg) that only the NIC writing host memory in
+     * [addr, addr+len) (or an interrupt handler) can make true: a backend
+     * may leave it unevaluated after other writes.  Optional (NULL: use
+     * wait). */
+    int (*wait_on)(hw_host *h, hw_ready_fn ready, void *arg,
+                   hw_time_t timeout, const void *addr, size_t len);
     void (*set_irq_handler)(hw_host *h, hw_upcall_fn fn, void *arg);
     /* The host's mapping of the NIC SRAM window the firmware published. */
     void *(*window)(hw_host *h);

@@ -180,8 +180,12 @@ static void poll_wake(void *arg) { sim_proc_wake(arg); }
  * is woken then, once: until then it polls, and neither an interrupt nor
  * its timeout wakes it (host_wait).  The predicate only reads memory, so it
  * may run here. */
-static void host_memory_written(struct nicm__node *n)
+static void host_memory_written(struct nicm__node *n, const void *dst,
+                                size_t len)
 {
+    if (n->wait_len && ((const char *)dst >= n->wait_addr + n->wait_len ||
+                        (const char *)dst + len <= n->wait_addr))
+        return; /* not what the process waits on (host_wait_on) */
     if (n->wait_ready && n->proc && sim_proc_blocked(n->proc) &&
         n->wait_ready(n->wait_arg)) {
         n->st.host_wakeups++;
@@ -239,7 +243,7 @@ static void dma_complete(void *arg)
     struct nicm__node *n = r->n;
     if (r->dir == HW_DMA_TO_HOST) {
         memcpy(r->host, r->sram, r->len);
-        host_memory_written(n);
+        host_memory_written(n, r->host, r->len);
     } else {
         memcpy(r->sram, r->host, r->len);
     }
@@ -589,8 +593,10 @@ static void wait_timeout(void *arg)
     sim_proc_wake(n->proc);
 }
 
-static int host_wait(hw_host *h, hw_ready_fn ready, void *arg,
-                     hw_time_t timeout)
+/* host_wait, or host_wait_on when len > 0: only NIC writes that touch
+ * [addr, addr+len) make ready worth evaluating. */
+static int wait_range(hw_host *h, hw_ready_fn ready, void *arg,
+                      hw_time_t timeout, const void *addr, size_t len)
 {
     struct nicm__node *n = NODE_OF_HOST(h);
     const struct nicm_profile *p = &n->cl->prof;
@@ -610,12 +616,27 @@ static int host_wait(hw_host *h, hw_ready_fn ready, void *arg,
             return VS_ETIMEDOUT;
         n->wait_ready = ready;
         n->wait_arg = arg;
+        n->wait_addr = addr;
+        n->wait_len = len;
         if (deadline != HW_TIME_NEVER)
             sim_event_at(&n->wait_tmo, deadline, wait_timeout, n);
         sim_proc_block(n->proc, "a VMMC wait");
         sim_event_cancel(&n->wait_tmo);
         n->wait_ready = NULL;
+        n->wait_len = 0;
     }
+}
+
+static int host_wait(hw_host *h, hw_ready_fn ready, void *arg,
+                     hw_time_t timeout)
+{
+    return wait_range(h, ready, arg, timeout, NULL, 0);
+}
+
+static int host_wait_on(hw_host *h, hw_ready_fn ready, void *arg,
+                        hw_time_t timeout, const void *addr, size_t len)
+{
+    return wait_range(h, ready, arg, timeout, addr, len);
 }
 
 static void host_set_irq(hw_host *h, hw_upcall_fn fn, void *arg)
@@ -634,6 +655,7 @@ static const struct hw_host_ops nicm_host_ops = {
     .pio_write = host_pio_write,
     .pio_read = host_pio_read,
     .wait = host_wait,
+    .wait_on = host_wait_on,
     .set_irq_handler = host_set_irq,
     .window = host_window,
 };

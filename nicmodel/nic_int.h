@@ -53,6 +53,8 @@ struct nicm__node {
     int irq_pending;
     hw_ready_fn wait_ready;
     void *wait_arg;
+    const char *wait_addr; /* wait_len > 0: what wait_ready reads */
+    size_t wait_len;
     struct sim_event wait_tmo;
     /* NIC processor. */
     struct nicm__task *tq_head, *tq_tail;

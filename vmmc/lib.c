@@ -107,7 +107,11 @@ static int reap(vmmc_ctx *ctx, uint32_t slot)
     if (!seq)
         return VS_OK;
     struct slot_wait w = {ctx, slot, seq};
-    ctx->ops->wait(ctx->h, slot_done, &w, -1);
+    if (ctx->ops->wait_on) /* only the completion record matters */
+        ctx->ops->wait_on(ctx->h, slot_done, &w, -1, &ctx->compl[slot],
+                          sizeof ctx->compl[slot]);
+    else
+        ctx->ops->wait(ctx->h, slot_done, &w, -1);
     int status = ctx->compl[slot].status;
     if (ctx->pending_seq[slot] != seq)
         return status; /* a handler reaped it while we waited */
