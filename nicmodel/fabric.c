@@ -93,6 +93,46 @@ void nicm__pkt_release(struct nicm_cluster *cl, struct nicm__pkt *p)
 
 static void fb_finish_up(struct nicm__pkt *p, hw_time_t t);
 
+/* ---- Receive buffers ---- */
+
+/* Buffers released at t or before are free. */
+static void rx_take_due(struct nicm__node *n, hw_time_t t)
+{
+    uint32_t cap = n->cl->prof.recv_buffers;
+    while (n->rx_rel_n && n->rx_rel[n->rx_rel_head] <= t) {
+        n->rx_rel_head = (n->rx_rel_head + 1) % cap;
+        n->rx_rel_n--;
+        n->rx_free++;
+    }
+}
+
+static void rx_due(void *arg);
+
+/* Stalled packets wait for the next buffer released. */
+static void rx_due_arm(struct nicm__node *n)
+{
+    if (n->stall_head && n->rx_rel_n && !sim_event_queued(&n->rx_due_ev))
+        sim_event_at(&n->rx_due_ev, n->rx_rel[n->rx_rel_head], rx_due, n);
+}
+
+/* A released buffer is free now: stalled packets take the free ones, in
+ * the order they came. */
+static void rx_due(void *arg)
+{
+    struct nicm__node *n = arg;
+    rx_take_due(n, sim_now());
+    while (n->stall_head && n->rx_free > 0) {
+        struct nicm__pkt *q = n->stall_head;
+        n->stall_head = q->next;
+        if (!n->stall_head)
+            n->stall_tail = NULL;
+        if (q->holds) /* finite buffers: it held the last link */
+            fb_finish_up(q, sim_now());
+        nicm__rx_deliver(n, q, sim_now());
+    }
+    rx_due_arm(n);
+}
+
 static void pkt_arrive(void *arg)
 {
     struct nicm__pkt *p = arg;
@@ -115,6 +155,7 @@ static void pkt_arrive(void *arg)
     }
     /* With finite buffers a packet that must wait for a receive buffer
      * keeps holding the last link (it still holds it in the stall list). */
+    rx_take_due(n, sim_now());
     if (n->rx_free == 0 || n->stall_head) {
         p->next = NULL;
         if (n->stall_tail)
@@ -123,6 +164,7 @@ static void pkt_arrive(void *arg)
             n->stall_head = p;
         n->stall_tail = p;
         n->st.rx_stalls++;
+        rx_due_arm(n);
         return;
     }
     if (p->holds)
@@ -519,22 +561,24 @@ void nicm__fabric_free(struct nicm_cluster *cl)
     }
 }
 
-void nicm__rx_release(struct nicm__node *n, struct nicm__pkt *p)
+void nicm__rx_release(struct nicm__node *n, struct nicm__pkt *p, hw_time_t t)
 {
-    n->rx_free++;
-    VS_INV(n->rx_free <= n->cl->prof.recv_buffers,
-           "resources: node %d has %u free receive buffers of %u",
-           n->nic.node,
-           n->rx_free, (unsigned)n->cl->prof.recv_buffers);
+    uint32_t cap = n->cl->prof.recv_buffers;
     n->cl->in_flight--;
     nicm__pkt_release(n->cl, p);
-    if (n->stall_head) {
-        struct nicm__pkt *q = n->stall_head;
-        n->stall_head = q->next;
-        if (!n->stall_head)
-            n->stall_tail = NULL;
-        if (q->holds) /* finite buffers: it held the last link */
-            fb_finish_up(q, sim_now());
-        nicm__rx_deliver(n, q, sim_now());
+    if (!n->rx_rel && !(n->rx_rel = malloc(cap * sizeof *n->rx_rel))) {
+        fprintf(stderr, "vmmcsim: out of memory (receive buffers)\n");
+        abort();
     }
+    VS_INV(n->rx_free + n->rx_rel_n < cap,
+           "resources: node %d released more than its %u receive buffers",
+           n->nic.node, (unsigned)cap);
+    if (n->rx_rel_n) { /* in order: the firmware's clock goes forward */
+        hw_time_t last = n->rx_rel[(n->rx_rel_head + n->rx_rel_n - 1) % cap];
+        if (t < last)
+            t = last;
+    }
+    n->rx_rel[(n->rx_rel_head + n->rx_rel_n) % cap] = t;
+    n->rx_rel_n++;
+    rx_due_arm(n);
 }

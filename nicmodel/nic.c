@@ -400,12 +400,6 @@ static void nic_set_rx(hw_nic *x, hw_rx_fn fn, void *arg)
     n->rx_arg = arg;
 }
 
-static void rx_release_ev(void *arg)
-{
-    struct nicm__pkt *p = arg;
-    nicm__rx_release(p->dst, p);
-}
-
 static void nic_rx_release(hw_nic *x, void *data)
 {
     struct nicm__node *n = NODE_OF_NIC(x);
@@ -414,7 +408,7 @@ static void nic_rx_release(hw_nic *x, void *data)
     assert(p->dst == n);
     VS_INV(p->delivered, "simulator: node %d released a receive buffer it "
                          "was never given", n->nic.node);
-    sim_post(nic_time(n), rx_release_ev, p);
+    nicm__rx_release(n, p, nic_time(n));
 }
 
 static void nic_set_doorbell(hw_nic *x, hw_upcall_fn fn, void *arg)
@@ -741,6 +735,7 @@ int nicm_cluster_create(nicm_cluster **out, const struct nicm_profile *prof,
         n->sram_base = rxbytes;
         n->st.sram_peak = rxbytes;
         sim_event_init(&n->wait_tmo);
+        sim_event_init(&n->rx_due_ev);
         sim_event_init(&n->cpu_ev);
     }
     self_cluster = cl;
@@ -768,6 +763,10 @@ void nicm_cluster_destroy(nicm_cluster *cl)
             for (int j = 0; j < cl->nnodes; j++)
                 free(n->routes[j]);
             free(n->routes);
+        }
+        if (n->rx_rel) { /* a buffer was released: rx_due_ev is set up */
+            sim_event_cancel(&n->rx_due_ev);
+            free(n->rx_rel);
         }
         while (n->hq_head) {
             struct dma_req *r = n->hq_head;

@@ -65,9 +65,16 @@ struct nicm__node {
     hw_time_t bus_free, sdma_free, rdma_free;
     struct dma_req *hq_head, *hq_tail; /* host-DMA engine queue */
     int hdma_active;
-    /* Receive buffers and the packets stalled waiting for one. */
+    /* Receive buffers and the packets stalled waiting for one.  Buffers
+     * the firmware released are free from the time it released them (its
+     * processor's clock, so in order): rx_rel is a ring of those times,
+     * rx_rel_n of them from rx_rel_head, taken as packets arrive or by
+     * rx_due_ev, which delivers stalled packets when a buffer frees. */
     uint32_t rx_free;
     struct nicm__pkt *stall_head, *stall_tail;
+    hw_time_t *rx_rel;
+    uint32_t rx_rel_head, rx_rel_n;
+    struct sim_event rx_due_ev;
     /* Upcalls registered by the firmware. */
     hw_rx_fn rx_fn;
     void *rx_arg;
@@ -160,7 +167,8 @@ void nicm__tl_event(struct nicm_cluster *cl, int pid, int tid,
 /* fabric.c */
 const struct nicm__route *nicm__route(struct nicm__node *n, int dst);
 void nicm__pkt_inject(struct nicm__pkt *p);
-void nicm__rx_release(struct nicm__node *n, struct nicm__pkt *p);
+/* The firmware gave back packet p's receive buffer at time t. */
+void nicm__rx_release(struct nicm__node *n, struct nicm__pkt *p, hw_time_t t);
 /* Frees the finite-buffer state (queues, packets in them). */
 void nicm__fabric_free(struct nicm_cluster *cl);
 /* Frees a packet that will not be delivered (dropped or discarded). */
