@@ -180,18 +180,22 @@ static void heap_remove(struct sim_heap *h, size_t i)
         ((struct sim_event *)gone.p)->heap_idx = SIZE_MAX;
 }
 
-static void rq_append(struct sim_heap *b, struct sim_hent e)
+static __attribute__((noinline)) void rq_grow(struct sim_heap *b)
 {
-    if (b->len == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 64;
-        struct sim_hent *a = realloc(b->a, cap * sizeof *a);
-        if (!a) {
-            fprintf(stderr, "vmmcsim: out of memory (event queue)\n");
-            abort();
-        }
-        b->a = a;
-        b->cap = cap;
+    size_t cap = b->cap ? b->cap * 2 : 64;
+    struct sim_hent *a = realloc(b->a, cap * sizeof *a);
+    if (!a) {
+        fprintf(stderr, "vmmcsim: out of memory (event queue)\n");
+        abort();
     }
+    b->a = a;
+    b->cap = cap;
+}
+
+static inline void rq_append(struct sim_heap *b, struct sim_hent e)
+{
+    if (b->len == b->cap)
+        rq_grow(b);
     b->a[b->len++] = e;
 }
 
@@ -366,15 +370,17 @@ int sim_event_queued(const struct sim_event *ev)
     return ev->heap_idx != SIZE_MAX;
 }
 
-/* Pops and runs the earliest event. */
-static void fire_next(void)
+/* Takes and runs the event next_entry() just found (ep, in the radix
+ * queue if radix). */
+static void fire(const struct sim_hent *ep, int radix)
 {
-    int radix;
-    struct sim_hent e = *next_entry(&radix);
-    if (radix)
+    struct sim_hent e;
+    if (radix) {
         e = rq_take();
-    else
+    } else {
+        e = *ep;
         heap_remove(&E.owned, 0);
+    }
     VS_INV(e.t >= E.now, "simulator: time went back from %lld to %lld ps",
            (long long)E.now, (long long)e.t);
     E.now = e.t;
@@ -387,11 +393,21 @@ static void fire_next(void)
     }
 }
 
+/* Takes and runs the earliest event (one is queued). */
+static void fire_next(void)
+{
+    int radix;
+    const struct sim_hent *e = next_entry(&radix);
+    fire(e, radix);
+}
+
 uint64_t sim_run_events(sim_time_t until)
 {
     uint64_t n = 0;
-    while (queued() && next_time() <= until) {
-        fire_next();
+    int radix;
+    const struct sim_hent *e;
+    while ((e = next_entry(&radix)) && e->t <= until) {
+        fire(e, radix);
         n++;
     }
     return n;
@@ -608,14 +624,16 @@ static void engine_main(int argc, char **argv)
                                     E.procs[i]->what);
             break;
         }
-        if (R.opts->max_time && next_time() > R.opts->max_time) {
+        int radix;
+        const struct sim_hent *e = next_entry(&radix);
+        if (R.opts->max_time && e->t > R.opts->max_time) {
             R.rc = VS_ETIMEDOUT;
             snprintf(R.err, R.errlen,
                      "simulated time limit of %.3f ms reached",
                      (double)R.opts->max_time / 1e9);
             break;
         }
-        fire_next();
+        fire(e, radix);
         if (R.opts->progress && !(E.processed & 0xffff))
             progress_tick();
     }
