@@ -8,29 +8,28 @@
 #include <sys/personality.h>
 #include <unistd.h>
 
-/* Asks glibc's malloc for transparent huge pages (madvise mode, the
- * Debian default) in the re-executed process, unless the user set that
- * tunable.  A large cluster's state is gigabytes touched a few words at a
- * time; with 4 KiB pages most of its events miss the TLB (docs/speed.md:
- * a third less wall time at 1024 nodes).  Addresses, hence results, are
- * the same. */
-static void ask_huge_pages(void)
+int vs_thp_tunables(const char *cur, const char *off, char *out,
+                    size_t outlen)
 {
     static const char tun[] = "glibc.malloc.hugetlb=1";
-    const char *cur = getenv("GLIBC_TUNABLES");
-    if (getenv("VMMCSIM_NO_THP") || (cur && strstr(cur, "glibc.malloc.hugetlb")))
-        return;
-    if (!cur || !*cur) {
-        setenv("GLIBC_TUNABLES", tun, 1);
-        return;
-    }
-    size_t n = strlen(cur) + sizeof tun + 1;
-    char *v = malloc(n);
-    if (!v)
-        return;
-    snprintf(v, n, "%s:%s", cur, tun);
-    setenv("GLIBC_TUNABLES", v, 1);
-    free(v);
+    if ((off && *off && *off != '0') ||
+        (cur && strstr(cur, "glibc.malloc.hugetlb")))
+        return 0;
+    int n = cur && *cur ? snprintf(out, outlen, "%s:%s", cur, tun)
+                        : snprintf(out, outlen, "%s", tun);
+    return n > 0 && (size_t)n < outlen;
+}
+
+/* Asks glibc's malloc for transparent huge pages in the re-executed
+ * process (vs_thp_tunables).  A large cluster's state is gigabytes touched
+ * a few words at a time; with 4 KiB pages most of its events miss the TLB
+ * (docs/speed.md).  Addresses, hence results, are the same. */
+static void ask_huge_pages(void)
+{
+    char v[1024];
+    if (vs_thp_tunables(getenv("GLIBC_TUNABLES"), getenv("VMMCSIM_NO_THP"),
+                        v, sizeof v))
+        setenv("GLIBC_TUNABLES", v, 1);
 }
 
 void vs_stable_layout(char **argv)

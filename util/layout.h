@@ -14,8 +14,18 @@
 #ifndef UTIL_LAYOUT_H
 #define UTIL_LAYOUT_H
 
+#include <stddef.h>
+
 /* Call first in main(); returns only if no re-exec was needed or it could
  * not be done. */
 void vs_stable_layout(char **argv);
+
+/* The GLIBC_TUNABLES value that asks glibc's malloc for transparent huge
+ * pages (madvise mode, Debian's default), given the current value cur and
+ * VMMCSIM_NO_THP off (either may be NULL): written into out, and 1; 0 if
+ * the environment stays as it is (off is set and not "0", cur already
+ * chooses glibc.malloc.hugetlb, or out is too small). */
+int vs_thp_tunables(const char *cur, const char *off, char *out,
+                    size_t outlen);
 
 #endif

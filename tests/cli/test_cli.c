@@ -17,6 +17,7 @@
 #include "tests/cli/cli_helpers.h"
 #include "tests/harness.h"
 #include "tests/suites.h"
+#include "util/layout.h"
 
 /* ---- Helpers ---- */
 
@@ -336,6 +337,24 @@ static void test_run_failed_exit_1(void)
     CU_ASSERT_STRING_EQUAL(r.out, "");
 }
 
+/* The re-executed simulator asks for huge pages unless told not to. */
+static void test_thp_tunables(void)
+{
+    char v[128];
+    CU_ASSERT_TRUE(vs_thp_tunables(NULL, NULL, v, sizeof v));
+    CU_ASSERT_STRING_EQUAL(v, "glibc.malloc.hugetlb=1");
+    CU_ASSERT_TRUE(vs_thp_tunables("", "0", v, sizeof v));
+    CU_ASSERT_STRING_EQUAL(v, "glibc.malloc.hugetlb=1");
+    CU_ASSERT_TRUE(vs_thp_tunables("glibc.malloc.arena_max=2", "", v, sizeof v));
+    CU_ASSERT_STRING_EQUAL(v, "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1");
+    /* The user's choice stands. */
+    CU_ASSERT_FALSE(vs_thp_tunables(NULL, "1", v, sizeof v));
+    CU_ASSERT_FALSE(vs_thp_tunables("glibc.malloc.hugetlb=0", NULL, v, sizeof v));
+    CU_ASSERT_FALSE(vs_thp_tunables("a=1:glibc.malloc.hugetlb=2", NULL, v, sizeof v));
+    /* Too long for the buffer: left alone. */
+    CU_ASSERT_FALSE(vs_thp_tunables("glibc.malloc.arena_max=2", NULL, v, 10));
+}
+
 void register_cli_tests(void)
 {
     CU_pSuite s = th_suite("cli");
@@ -359,4 +378,7 @@ void register_cli_tests(void)
     th_add(s, "CSV output format", test_csv_output);
     th_add(s, "CSV output is deterministic", test_csv_deterministic);
     th_add(s, "a run that fails exits 1", test_run_failed_exit_1);
+    th_add(s, "huge pages asked for unless VMMCSIM_NO_THP or the user's "
+              "GLIBC_TUNABLES says otherwise",
+           test_thp_tunables);
 }
