@@ -254,9 +254,11 @@ int vmmc_fw_boot(vmmc_fw **out, hw_nic *nic)
     fw->note_scratch = fw->ops->sram_alloc(
         nic, VMMC__NOTIFY_LEN * sizeof(struct vmmc__notify_rec));
     fw->pool = calloc(fw->npool, sizeof *fw->pool);
+    fw->pool_free = calloc((fw->npool + 63) / 64, sizeof *fw->pool_free);
     fw->blocked = calloc((size_t)nic->nnodes, 1);
     int ok = fw->blocked && fw->win && fw->compl_scratch &&
-             fw->note_scratch && fw->pool && fw__link_init(fw) == VS_OK &&
+             fw->note_scratch && fw->pool && fw->pool_free &&
+             fw__link_init(fw) == VS_OK &&
              fw__utlb_init(fw) == VS_OK;
     /* The packet buffers in one block: a backend may then leave the
      * memory of buffers never used untouched (an idle node of a large
@@ -269,6 +271,7 @@ int vmmc_fw_boot(vmmc_fw **out, hw_nic *nic)
         fw->pool[i].fw = fw;
         fw->pool[i].pooled = 1;
         fw->pool[i].buf = bufs + (size_t)i * nic->max_packet;
+        fw->pool_free[i / 64] |= 1ull << (i % 64);
     }
     if (!ok) {
         vmmc_fw_halt(fw);
@@ -299,6 +302,7 @@ void vmmc_fw_halt(vmmc_fw *fw)
         fw->ops->sram_free(nic, fw->pool[0].buf,
                            (size_t)fw->npool * nic->max_packet);
     free(fw->pool);
+    free(fw->pool_free);
     free(fw->blocked);
     fw->ops->sram_free(nic, fw->win, sizeof *fw->win);
     fw__utlb_fini(fw);

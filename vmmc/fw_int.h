@@ -150,6 +150,7 @@ struct vmmc_fw {
     struct fw_job *sendq, *sendq_tail;
     struct fw_pkt *pool;
     unsigned npool;
+    uint64_t *pool_free; /* bit i set: pool[i] is not busy (fw__pool_get) */
     size_t payload_max;
     struct fw_conn *conns; /* one per node */
     int reliable;

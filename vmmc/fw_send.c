@@ -150,8 +150,10 @@ void fw__pkt_free(struct fw_pkt *p)
     struct fw_job *j = p->job;
     p->job = NULL;
     if (p->pooled) {
+        unsigned i = (unsigned)(p - fw->pool);
         p->busy = 0;
         p->done = 0;
+        fw->pool_free[i / 64] |= 1ull << (i % 64);
     } else {
         fw->ops->sram_free(fw->nic, p->buf, HDR);
         free(p);
@@ -248,11 +250,14 @@ static void pkt_dma_done(void *arg, int status)
 
 static void chunk_xlated(void *arg, int status);
 
+/* The free packet buffer of the lowest index, or NULL (a bitmap, so a
+ * full pool costs no scan of the buffers). */
 static struct fw_pkt *pool_get(struct vmmc_fw *fw)
 {
-    for (unsigned i = 0; i < fw->npool; i++)
-        if (!fw->pool[i].busy)
-            return &fw->pool[i];
+    for (unsigned w = 0; w < (fw->npool + 63) / 64; w++)
+        if (fw->pool_free[w])
+            return &fw->pool[w * 64 +
+                             (unsigned)__builtin_ctzll(fw->pool_free[w])];
     return NULL;
 }
 
@@ -300,6 +305,8 @@ void fw__pump(struct vmmc_fw *fw)
                 chunk = end - src;
         }
         p->busy = 1;
+        unsigned pi = (unsigned)(p - fw->pool);
+        fw->pool_free[pi / 64] &= ~(1ull << (pi % 64));
         p->done = 0;
         p->sending = 0;
         p->job = j;
