@@ -698,7 +698,14 @@ int nicm_cluster_create(nicm_cluster **out, const struct nicm_profile *prof,
     vs_pool_init(&cl->timer_pool, sizeof(struct nicm__timer));
     cl->topo = *topo;
     cl->nnodes = topo->nnodes;
-    cl->nodes = calloc((size_t)cl->nnodes, sizeof *cl->nodes);
+    /* Cache-line aligned, as the type asks (and a node's first lines hold
+     * what events touch). */
+    size_t nodes_bytes = (size_t)cl->nnodes * sizeof *cl->nodes;
+    cl->nodes = aligned_alloc(_Alignof(struct nicm__node),
+                              nodes_bytes ? nodes_bytes
+                                          : sizeof *cl->nodes);
+    if (cl->nodes)
+        memset(cl->nodes, 0, nodes_bytes);
     cl->links = calloc(topo->nlinks ? topo->nlinks : 1, sizeof *cl->links);
     if (!cl->nodes || !cl->links) {
         nicm_cluster_destroy(cl);

@@ -43,24 +43,14 @@ struct nicm__route {
 };
 
 struct nicm__node {
-    struct hw_host host;
-    struct hw_nic nic;
-    struct nicm_cluster *cl;
-    sim_proc *proc;
-    /* Host side. */
-    hw_upcall_fn irq_fn;
-    void *irq_arg;
-    int irq_pending;
-    hw_ready_fn wait_ready;
-    void *wait_arg;
-    const char *wait_addr; /* wait_len > 0: what wait_ready reads */
-    size_t wait_len;
-    struct sim_event wait_tmo;
+    /* What most events touch comes first, together, from the start of a
+     * cache line (a large cluster's nodes are cold in the cache: each line
+     * an event reads is a miss). */
+    _Alignas(64) struct nicm_cluster *cl;
     /* NIC processor. */
     struct nicm__task *tq_head, *tq_tail;
     int cpu_scheduled, cpu_running;
     hw_time_t cpu_free, cpu_now;
-    struct sim_event cpu_ev;
     /* Engines and the PCI bus. */
     hw_time_t bus_free, sdma_free, rdma_free;
     struct dma_req *hq_head, *hq_tail; /* host-DMA engine queue */
@@ -74,16 +64,29 @@ struct nicm__node {
     struct nicm__pkt *stall_head, *stall_tail;
     hw_time_t *rx_rel;
     uint32_t rx_rel_head, rx_rel_n;
-    struct sim_event rx_due_ev;
     /* Upcalls registered by the firmware. */
     hw_rx_fn rx_fn;
     void *rx_arg;
     hw_upcall_fn doorbell_fn;
     void *doorbell_arg;
+    struct nicm_node_stats st;
+    struct sim_event cpu_ev;
+    struct sim_event rx_due_ev;
+    struct hw_host host;
+    struct hw_nic nic;
+    sim_proc *proc;
+    /* Host side. */
+    hw_upcall_fn irq_fn;
+    void *irq_arg;
+    int irq_pending;
+    hw_ready_fn wait_ready;
+    void *wait_arg;
+    const char *wait_addr; /* wait_len > 0: what wait_ready reads */
+    size_t wait_len;
+    struct sim_event wait_tmo;
     void *window;
     uint64_t sram_used, sram_base; /* base: the receive buffers */
     struct nicm__route **routes; /* Lazily filled, one per destination. */
-    struct nicm_node_stats st;
     /* --fabric flow (flow.c): this NIC's packets in flight, in send order. */
     struct nicm__flowrec *flow_head, *flow_tail;
 };
