@@ -37,12 +37,11 @@ struct sim_proc {
     struct sim_proc *next_resume;
 };
 
-
 /* A queued event.  key is the sequence number shifted left, with bit 0
  * set when the event is a caller's struct sim_event (sim_event_at, which
  * can be cancelled: it records its position) and clear when it was posted
- * (sim_post: fn and arg are kept right here, and nothing outside the heap
- * array is touched when it moves).  Keys are unique, so (t, key) orders
+ * (sim_post: fn and arg are kept right here, and nothing outside the queue
+ * is touched when it moves).  Keys are unique, so (t, key) orders
  * events by time and then by the order they were queued. */
 struct sim_hent {
     sim_time_t t;
