@@ -149,18 +149,24 @@ static void heap_down(struct sim_heap *h, size_t i)
     heap_set(h, i, e);
 }
 
+/* Doubles the room of an entry array (first: its first size). */
+static __attribute__((noinline)) void entries_grow(struct sim_heap *h,
+                                                   size_t first)
+{
+    size_t cap = h->cap ? h->cap * 2 : first;
+    struct sim_hent *a = realloc(h->a, cap * sizeof *a);
+    if (!a) {
+        fprintf(stderr, "vmmcsim: out of memory (event queue)\n");
+        abort();
+    }
+    h->a = a;
+    h->cap = cap;
+}
+
 static void heap_push(struct sim_heap *h, struct sim_hent e)
 {
-    if (h->len == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 1024;
-        struct sim_hent *a = realloc(h->a, cap * sizeof *a);
-        if (!a) {
-            fprintf(stderr, "vmmcsim: out of memory (event queue)\n");
-            abort();
-        }
-        h->a = a;
-        h->cap = cap;
-    }
+    if (h->len == h->cap)
+        entries_grow(h, 1024);
     heap_up_from(h, h->len++, e);
 }
 
@@ -179,22 +185,10 @@ static void heap_remove(struct sim_heap *h, size_t i)
         ((struct sim_event *)gone.p)->heap_idx = SIZE_MAX;
 }
 
-static __attribute__((noinline)) void rq_grow(struct sim_heap *b)
-{
-    size_t cap = b->cap ? b->cap * 2 : 64;
-    struct sim_hent *a = realloc(b->a, cap * sizeof *a);
-    if (!a) {
-        fprintf(stderr, "vmmcsim: out of memory (event queue)\n");
-        abort();
-    }
-    b->a = a;
-    b->cap = cap;
-}
-
 static inline void rq_append(struct sim_heap *b, struct sim_hent e)
 {
     if (b->len == b->cap)
-        rq_grow(b);
+        entries_grow(b, 64);
     b->a[b->len++] = e;
 }
 
