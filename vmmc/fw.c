@@ -271,7 +271,7 @@ int vmmc_fw_boot(vmmc_fw **out, hw_nic *nic)
         fw->pool[i].fw = fw;
         fw->pool[i].pooled = 1;
         fw->pool[i].buf = bufs + (size_t)i * nic->max_packet;
-        fw->pool_free[i / 64] |= 1ull << (i % 64);
+        fw__pool_mark(fw, i, 0);
     }
     if (!ok) {
         vmmc_fw_halt(fw);
@@ -340,7 +340,7 @@ void vmmc_fw_audit(const vmmc_fw *fw)
     VS_INV(!fw->sendq, "resources: node %d: a send still queued after close",
            node);
     for (unsigned i = 0; i < fw->npool; i++)
-        VS_INV(!fw->pool[i].busy,
+        VS_INV(!fw__pool_busy(fw, i),
                "resources: node %d: packet buffer %u still busy after close",
                node, i);
     for (int i = 0; i < fw->nic->nnodes; i++)

@@ -89,7 +89,7 @@ struct fw_pkt {
     struct fw_job *job; /* data packets */
     uint64_t msg_pos;   /* offset of the payload in its message */
     int pending_dmas;
-    int pooled, busy;
+    int pooled; /* one of the pool's buffers; busy or not: fw->pool_free */
     int sending; /* in the send-DMA engine */
     int done;    /* acknowledged (or given up): free when not sending */
     int reliable;
@@ -150,7 +150,7 @@ struct vmmc_fw {
     struct fw_job *sendq, *sendq_tail;
     struct fw_pkt *pool;
     unsigned npool;
-    uint64_t *pool_free; /* bit i set: pool[i] is not busy (fw__pool_get) */
+    uint64_t *pool_free; /* bit i set: pool[i] is free (fw__pool_busy) */
     size_t payload_max;
     struct fw_conn *conns; /* one per node */
     int reliable;
@@ -240,5 +240,21 @@ int fw__redirect_cmd(struct vmmc_fw *fw, const struct vmmc__cmd *c);
 void fw__fail_fetches_to(struct vmmc_fw *fw, int node, int status);
 void fw__on_rx(void *arg, void *pkt, size_t len, int src);
 void fw__deliver_notes(struct vmmc_fw *fw);
+
+/* Whether pool[i] is in use, and marking it so: the pool's one record of
+ * which buffers are free (a bitmap, so taking the first free one is a
+ * find-first-set). */
+static inline int fw__pool_busy(const struct vmmc_fw *fw, unsigned i)
+{
+    return !(fw->pool_free[i / 64] >> (i % 64) & 1);
+}
+
+static inline void fw__pool_mark(struct vmmc_fw *fw, unsigned i, int busy)
+{
+    if (busy)
+        fw->pool_free[i / 64] &= ~(1ull << (i % 64));
+    else
+        fw->pool_free[i / 64] |= 1ull << (i % 64);
+}
 
 #endif

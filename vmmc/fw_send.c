@@ -150,10 +150,8 @@ void fw__pkt_free(struct fw_pkt *p)
     struct fw_job *j = p->job;
     p->job = NULL;
     if (p->pooled) {
-        unsigned i = (unsigned)(p - fw->pool);
-        p->busy = 0;
         p->done = 0;
-        fw->pool_free[i / 64] |= 1ull << (i % 64);
+        fw__pool_mark(fw, (unsigned)(p - fw->pool), 0);
     } else {
         fw->ops->sram_free(fw->nic, p->buf, HDR);
         free(p);
@@ -171,7 +169,7 @@ void fw__fail_jobs_to(struct vmmc_fw *fw, int node, int status)
      * new epoch. */
     for (unsigned i = 0; i < fw->npool; i++) {
         struct fw_job *j = fw->pool[i].job;
-        if (fw->pool[i].busy && j && j->dst == node && !j->status &&
+        if (fw__pool_busy(fw, i) && j && j->dst == node && !j->status &&
             !fw->pool[i].sending && !fw->pool[i].done)
             j->status = status;
     }
@@ -304,9 +302,7 @@ void fw__pump(struct vmmc_fw *fw)
             if (end > src)
                 chunk = end - src;
         }
-        p->busy = 1;
-        unsigned pi = (unsigned)(p - fw->pool);
-        fw->pool_free[pi / 64] &= ~(1ull << (pi % 64));
+        fw__pool_mark(fw, (unsigned)(p - fw->pool), 1);
         p->done = 0;
         p->sending = 0;
         p->job = j;
