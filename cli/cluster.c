@@ -230,6 +230,7 @@ int cl_run(struct cl_run *r, char *err, size_t errlen)
      * VMMCSIM_PROGRESS is not 0). */
     const char *pe = getenv("VMMCSIM_PROGRESS");
     struct sim_opts so = {.max_time = r->max_time,
+                          .stack_kib = r->stack_kib,
                           .progress = isatty(STDERR_FILENO) &&
                                       !(pe && !strcmp(pe, "0"))};
     rc = sim_run(&so, err, errlen);

@@ -75,6 +75,8 @@ struct cl_run {
     uint64_t seed;
     /* --fabric: packet (0, the default) or flow (nicm_set_fabric). */
     enum nicm_fabric fabric;
+    /* Stack of each host process, KiB (0: sim_opts' default, 256 KiB). */
+    unsigned stack_kib;
     /* Filled by cl_run. */
     struct nicm_profile prof;
     int nnodes;

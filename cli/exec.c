@@ -178,7 +178,9 @@ static void usage(FILE *f)
             "[--fabric packet|flow] PROGRAM [args]\n"
             "Runs PROGRAM (built by build/vmmcsim-cc) on the first N nodes "
             "of the\n"
-            "platform, one instance per node, each with its own globals.\n"
+            "platform, one instance per node, each with its own globals and "
+            "an 8 MiB\n"
+            "stack.\n"
             "Exit status: 0 every node returned 0, 1 a node failed or the "
             "run did,\n"
             "2 bad input.\n");
@@ -276,6 +278,10 @@ int cli_exec(int argc, char **argv)
     node_reset();
     mpi_rt_configure(&mp);
     r.node_main = node_main;
+    /* A program written for a real machine may keep large arrays on its
+     * stack: give it what Linux gives a main thread by default (ulimit -s).
+     * Only the pages it touches cost memory. */
+    r.stack_kib = 8192;
     r.min_nodes = X.n;
     r.nodes = X.n;
     r.seed = seed;

@@ -649,17 +649,18 @@ int sim_run(const struct sim_opts *opts, char *err, size_t errlen)
     R.errlen = errlen;
     if (err && errlen)
         err[0] = 0;
-    unsigned stack = (opts->stack_kib ? opts->stack_kib : 256) * 1024u;
+    /* SimGrid takes the stack size in KiB (s4u Actor::set_stacksize). */
+    unsigned stack_kib = opts->stack_kib ? opts->stack_kib : 256;
     for (size_t i = 0; i < E.nprocs; i++) {
         sim_proc *p = E.procs[i];
         assert(p->host < sim_host_count());
         p->actor = sg_actor_init(p->name, sim__host(p->host));
-        sg_actor_set_stacksize(p->actor, stack);
+        sg_actor_set_stacksize(p->actor, stack_kib);
         sg_actor_set_data(p->actor, p);
         sg_actor_start(p->actor, proc_trampoline, 0, NULL);
     }
     E.engine_actor = sg_actor_init("engine", sim__host(0));
-    sg_actor_set_stacksize(E.engine_actor, 256 * 1024u);
+    sg_actor_set_stacksize(E.engine_actor, 256);
     sg_actor_start(E.engine_actor, engine_main, 0, NULL);
     simgrid_run();
     return R.rc;

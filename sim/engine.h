@@ -64,7 +64,7 @@ typedef void (*sim_proc_main)(sim_proc *p, void *arg);
 /* Options of one simulation run. */
 struct sim_opts {
     sim_time_t max_time;  /* Give up past this simulated time (0 = none). */
-    unsigned stack_kib;   /* Actor stack size, KiB (0 = 256). */
+    unsigned stack_kib;   /* Host process stack size, KiB (0 = 256). */
     int progress;         /* every second of wall time, one line on stderr:
                              simulated time, wall time, events/s */
 };

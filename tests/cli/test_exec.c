@@ -89,6 +89,40 @@ static void test_cc_unknown_call(void)
     unlink(src);
 }
 
+/* A program keeping 4 MiB on its stack runs, as it would on Linux: exec
+ * gives each node an 8 MiB stack (the host processes of vmmcsim run get
+ * 256 KiB; a 256 KiB one would overflow here). */
+static void test_exec_big_stack(void)
+{
+    char src[] = "/tmp/vmmcsim-stack-XXXXXX.c", prog[PATH_MAX];
+    int fd = mkstemps(src, 2);
+    CU_ASSERT_FATAL(fd >= 0);
+    const char *text =
+        "#include <stdio.h>\n"
+        "#include <string.h>\n"
+        "static unsigned sum(volatile unsigned char *b, size_t n)\n"
+        "{ unsigned s = 0; for (size_t i = 0; i < n; i += 4096) s += b[i];"
+        " return s; }\n"
+        "int main(void) {\n"
+        "    unsigned char big[4 << 20];\n"
+        "    memset(big, 1, sizeof big);\n"
+        "    printf(\"stack sum %u\\n\", sum(big, sizeof big));\n"
+        "    return 0;\n"
+        "}\n";
+    CU_ASSERT_EQUAL(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    CU_ASSERT_EQUAL_FATAL(th_build_program(src, prog), 0);
+    int rc = th_sh(out, sizeof out, "%s exec -n 2 --platform %s %s",
+                   th_vmmcsim(), TH_PLATFORM_8, prog);
+    CU_ASSERT_EQUAL(rc, 0);
+    const char *first = strstr(out, "stack sum 1024\n");
+    CU_ASSERT_PTR_NOT_NULL(first);
+    CU_ASSERT_PTR_NOT_NULL(first ? strstr(first + 1, "stack sum 1024\n")
+                                 : NULL);
+    unlink(src);
+    unlink(prog);
+}
+
 /* ---- MPI programs (examples/mpi/) ---- */
 
 /* Builds examples/mpi/NAME.c and runs it on n nodes of the 16-node
@@ -239,6 +273,7 @@ void register_exec_tests(void)
     th_add(s, "a program runs on every node with its own globals",
            test_exec_ring);
     th_add(s, "bad exec input", test_exec_bad_input);
+    th_add(s, "a program with 4 MiB on its stack runs", test_exec_big_stack);
     th_add(s, "a call the project lacks fails at link time",
            test_cc_unknown_call);
     th_add(s, "MPI: every call of the subset on 2, 3 and 16 ranks",
