@@ -617,18 +617,27 @@ static void engine_main(int argc, char **argv)
                                     E.procs[i]->what);
             break;
         }
-        int radix;
-        const struct sim_hent *e = next_entry(&radix);
-        if (R.opts->max_time && e->t > R.opts->max_time) {
-            R.rc = VS_ETIMEDOUT;
-            snprintf(R.err, R.errlen,
-                     "simulated time limit of %.3f ms reached",
-                     (double)R.opts->max_time / 1e9);
+        /* Events, one after the other, until one wakes a process, flows
+         * need SimGrid, or none is left: the checks above would all pass
+         * again until then. */
+        int over = 0;
+        do {
+            int radix;
+            const struct sim_hent *e = next_entry(&radix);
+            if (R.opts->max_time && e->t > R.opts->max_time) {
+                R.rc = VS_ETIMEDOUT;
+                snprintf(R.err, R.errlen,
+                         "simulated time limit of %.3f ms reached",
+                         (double)R.opts->max_time / 1e9);
+                over = 1;
+                break;
+            }
+            fire(e, radix);
+            if (R.opts->progress && !(E.processed & 0xffff))
+                progress_tick();
+        } while (!E.resume_head && queued() && !sim__flow_busy());
+        if (over)
             break;
-        }
-        fire(e, radix);
-        if (R.opts->progress && !(E.processed & 0xffff))
-            progress_tick();
     }
     progress_end();
     if (R.rc != 0) {
