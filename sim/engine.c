@@ -9,6 +9,7 @@
 
 #include <assert.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <time.h>
@@ -658,8 +659,15 @@ int sim_run(const struct sim_opts *opts, char *err, size_t errlen)
     R.errlen = errlen;
     if (err && errlen)
         err[0] = 0;
-    /* SimGrid takes the stack size in KiB (s4u Actor::set_stacksize). */
+    /* SimGrid takes the stack size in KiB (s4u Actor::set_stacksize) and
+     * allocates stacks with posix_memalign.  Each should be a mapping of
+     * its own, whose pages cost memory only once touched (an idle node's
+     * process touches a few KiB): glibc's threshold for that moves up as
+     * large blocks are freed, and the heap has huge pages (util/layout.c),
+     * where a stack would be resident whole.  So the threshold is fixed at
+     * glibc's initial 128 KiB. */
     unsigned stack_kib = opts->stack_kib ? opts->stack_kib : 256;
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     for (size_t i = 0; i < E.nprocs; i++) {
         sim_proc *p = E.procs[i];
         assert(p->host < sim_host_count());
