@@ -379,6 +379,14 @@ static void fire(const struct sim_hent *ep, int radix)
            (long long)E.now, (long long)e.t);
     E.now = e.t;
     E.processed++;
+    /* The event after this one is most likely the earliest queued now
+     * (this one rarely posts an earlier one): start loading what it works
+     * on while this one runs; its node is all over a large cluster's
+     * memory. */
+    int nradix;
+    const struct sim_hent *nx = next_entry(&nradix);
+    if (nx)
+        __builtin_prefetch(nx->p);
     if (e.key & HENT_OWNED) {
         struct sim_event *ev = e.p;
         ev->fn(ev->arg);
