@@ -16,6 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#include <emmintrin.h>
+#define NT_COPY 1
+#endif
 
 #include "nicmodel/nic_int.h"
 #include "util/err.h"
@@ -237,12 +241,46 @@ struct dma_req {
 
 static void dma_begin(struct nicm__node *n);
 
+/* The bytes of a host-DMA into host memory.  Large ones are written with
+ * non-temporal stores: like the DMA engine they stand for, they do not go
+ * through the simulator's caches, where the data, which the program reads
+ * later if ever, would push out the state of the nodes the next events
+ * work on (a large cluster's host memory is far larger than the cache). */
+static void copy_to_host(void *dst, const void *src, size_t len)
+{
+#ifdef NT_COPY
+    if (len >= 1024) {
+        unsigned char *d = dst;
+        const unsigned char *sp = src;
+        size_t head = (16 - ((uintptr_t)d & 15)) & 15;
+        memcpy(d, sp, head);
+        d += head;
+        sp += head;
+        len -= head;
+        for (; len >= 64; len -= 64, d += 64, sp += 64) {
+            __m128i a = _mm_loadu_si128((const __m128i *)sp);
+            __m128i b = _mm_loadu_si128((const __m128i *)(sp + 16));
+            __m128i c = _mm_loadu_si128((const __m128i *)(sp + 32));
+            __m128i e = _mm_loadu_si128((const __m128i *)(sp + 48));
+            _mm_stream_si128((__m128i *)d, a);
+            _mm_stream_si128((__m128i *)(d + 16), b);
+            _mm_stream_si128((__m128i *)(d + 32), c);
+            _mm_stream_si128((__m128i *)(d + 48), e);
+        }
+        _mm_sfence();
+        memcpy(d, sp, len);
+        return;
+    }
+#endif
+    memcpy(dst, src, len);
+}
+
 static void dma_complete(void *arg)
 {
     struct dma_req *r = arg;
     struct nicm__node *n = r->n;
     if (r->dir == HW_DMA_TO_HOST) {
-        memcpy(r->host, r->sram, r->len);
+        copy_to_host(r->host, r->sram, r->len);
         host_memory_written(n, r->host, r->len);
     } else {
         memcpy(r->sram, r->host, r->len);
