@@ -388,7 +388,7 @@ static int node_setup(struct node *s)
     for (int i = 0; i < n; i++)
         memset(&s->bar[i * WORD_STRIDE + 1], CANARY, WORD_BYTES - 4);
     for (int i = 0; i < NSRC; i++)
-        if (!(s->src_buf[i] = wl_alloc_pages(o->max_size))) {
+        if (!(s->src_buf[i] = wl_alloc_send(o->max_size))) {
             wl_fail(env, "out of memory");
             return -1;
         }
@@ -634,7 +634,7 @@ static void node_free(struct node *s)
         vmmc_close(s->ctx);
     }
     for (int i = 0; i < NSRC; i++)
-        free(s->src_buf[i]);
+        wl_free_send(s->src_buf[i], s->o->max_size);
     free(s->in_raw);
     free(s->credit);
     free(s->bar);
