@@ -142,6 +142,7 @@ struct vmmc_fw {
     struct fw_utlb_line *utlb;
     struct vmmc__utlb_entry *utlb_probe; /* where a lookup DMA lands */
     uint32_t *utlb_index; /* the simulator's vpage -> line map (no cost) */
+    size_t utlb_index_cap; /* its slots: a power of two, >= 2 lines */
     unsigned utlb_lines; /* cache entries (fully associative) */
     uint64_t utlb_clock;
     uint64_t utlb_gen; /* bumped when the cache is flushed */

@@ -38,11 +38,12 @@ struct fw_xlate_req {
 
 /* The simulator's index of the cache: vpage -> line, open addressing.
  * It has no simulated cost. */
-static size_t idx_cap(const struct vmmc_fw *fw) { return 2u * fw->utlb_lines; }
+static size_t idx_cap(const struct vmmc_fw *fw) { return fw->utlb_index_cap; }
 
 static size_t idx_hash(const struct vmmc_fw *fw, uint64_t page)
 {
-    return (size_t)((page * 0x9E3779B97F4A7C15ull) >> 32) % idx_cap(fw);
+    return (size_t)((page * 0x9E3779B97F4A7C15ull) >> 32) &
+           (idx_cap(fw) - 1);
 }
 
 int fw__utlb_init(struct vmmc_fw *fw)
@@ -51,6 +52,10 @@ int fw__utlb_init(struct vmmc_fw *fw)
     fw->utlb = fw->ops->sram_alloc(fw->nic,
                                    (size_t)fw->utlb_lines * sizeof *fw->utlb);
     fw->utlb_probe = fw->ops->sram_alloc(fw->nic, sizeof *fw->utlb_probe);
+    /* A power of two, so probing masks instead of dividing. */
+    fw->utlb_index_cap = 2;
+    while (fw->utlb_index_cap < 2u * (size_t)fw->utlb_lines)
+        fw->utlb_index_cap *= 2;
     fw->utlb_index = calloc(idx_cap(fw), sizeof *fw->utlb_index);
     return fw->utlb && fw->utlb_probe && fw->utlb_index ? VS_OK : VS_ENOSRAM;
 }
@@ -86,7 +91,7 @@ static size_t idx_find(const struct vmmc_fw *fw, uint64_t page)
     size_t i = idx_hash(fw, page), cap = idx_cap(fw);
     while (fw->utlb_index[i] &&
            fw->utlb[fw->utlb_index[i] - 1].vpage_plus1 != page + 1)
-        i = (i + 1) % cap;
+        i = (i + 1) & (cap - 1);
     return i;
 }
 
@@ -95,7 +100,8 @@ static void idx_remove(struct vmmc_fw *fw, size_t i)
 {
     size_t cap = idx_cap(fw);
     fw->utlb_index[i] = 0;
-    for (size_t j = (i + 1) % cap; fw->utlb_index[j]; j = (j + 1) % cap) {
+    for (size_t j = (i + 1) & (cap - 1); fw->utlb_index[j];
+         j = (j + 1) & (cap - 1)) {
         uint32_t line = fw->utlb_index[j];
         fw->utlb_index[j] = 0;
         fw->utlb_index[idx_find(fw, fw->utlb[line - 1].vpage_plus1 - 1)] =
