@@ -672,8 +672,8 @@ int sim_run(const struct sim_opts *opts, char *err, size_t errlen)
      * its own, whose pages cost memory only once touched (an idle node's
      * process touches a few KiB): glibc's threshold for that moves up as
      * large blocks are freed, and the heap has huge pages (util/layout.c),
-     * where a stack would be resident whole.  So the threshold is fixed at
-     * glibc's initial 128 KiB. */
+     * where a stack would be resident whole.  So the threshold is held at
+     * glibc's initial 128 KiB while the actors are made. */
     unsigned stack_kib = opts->stack_kib ? opts->stack_kib : 256;
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     for (size_t i = 0; i < E.nprocs; i++) {
@@ -687,6 +687,11 @@ int sim_run(const struct sim_opts *opts, char *err, size_t errlen)
     E.engine_actor = sg_actor_init("engine", sim__host(0));
     sg_actor_set_stacksize(E.engine_actor, 256);
     sg_actor_start(E.engine_actor, engine_main, 0, NULL);
+    /* What the processes allocate from now on comes from the heap (huge
+     * pages, fewer page faults) up to glibc's largest dynamic threshold,
+     * and freeing it does not shrink the heap. */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
     simgrid_run();
     return R.rc;
 }
