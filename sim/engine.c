@@ -215,7 +215,7 @@ static void rq_push(struct sim_hent e)
 }
 
 /* The radix queue's next event, or NULL; it stays queued. */
-static struct sim_hent *rq_peek(void)
+static inline __attribute__((always_inline)) struct sim_hent *rq_peek(void)
 {
     struct sim_radix *q = &E.posted;
     if (q->head < q->b[0].len)
@@ -280,7 +280,8 @@ static struct sim_hent rq_take(void)
 
 /* The next event's entry (NULL if none), and whether it is the radix
  * queue's. */
-static struct sim_hent *next_entry(int *radix)
+static inline __attribute__((always_inline)) struct sim_hent *
+next_entry(int *radix)
 {
     struct sim_hent *r = rq_peek();
     struct sim_hent *h = E.owned.len ? &E.owned.a[0] : NULL;
