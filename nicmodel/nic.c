@@ -506,6 +506,13 @@ static void nic_timer_cancel(hw_nic *x, void *timer)
 #define SRAM_MMAP_MIN (16 * 1024)
 #endif
 
+/* The free list of small SRAM blocks of len bytes (0 < len <=
+ * NICM_SRAM_SMALL). */
+static size_t sram_class(size_t len)
+{
+    return (len - 1) / NICM_SRAM_CLASS;
+}
+
 static void *nic_sram_alloc(hw_nic *x, size_t len)
 {
     struct nicm__node *n = NODE_OF_NIC(x);
@@ -516,6 +523,10 @@ static void *nic_sram_alloc(hw_nic *x, size_t len)
         p = mmap(NULL, len, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED)
+            return NULL;
+    } else if (len <= NICM_SRAM_SMALL) {
+        /* One a control packet: from a free list, not malloc. */
+        if (!(p = vs_pool_get0(&n->cl->sram_small[sram_class(len)])))
             return NULL;
     } else if (!(p = calloc(1, len))) {
         return NULL;
@@ -539,6 +550,8 @@ static void nic_sram_free(hw_nic *x, void *p, size_t len)
     n->sram_used -= len;
     if (len >= SRAM_MMAP_MIN)
         munmap(p, len);
+    else if (len <= NICM_SRAM_SMALL)
+        vs_pool_put(&n->cl->sram_small[sram_class(len)], p);
     else
         free(p);
 }
@@ -737,6 +750,8 @@ int nicm_cluster_create(nicm_cluster **out, const struct nicm_profile *prof,
     vs_pool_init(&cl->dma_pool, sizeof(struct dma_req));
     vs_pool_init(&cl->task_pool, sizeof(struct nicm__task));
     vs_pool_init(&cl->timer_pool, sizeof(struct nicm__timer));
+    for (size_t i = 0; i < NICM_SRAM_SMALL / NICM_SRAM_CLASS; i++)
+        vs_pool_init(&cl->sram_small[i], (i + 1) * NICM_SRAM_CLASS);
     cl->topo = *topo;
     cl->nnodes = topo->nnodes;
     /* Cache-line aligned, as the type asks (and a node's first lines hold
@@ -836,6 +851,8 @@ void nicm_cluster_destroy(nicm_cluster *cl)
     vs_pool_drain(&cl->pkt_pool);
     vs_pool_drain(&cl->task_pool);
     vs_pool_drain(&cl->timer_pool);
+    for (size_t i = 0; i < NICM_SRAM_SMALL / NICM_SRAM_CLASS; i++)
+        vs_pool_drain(&cl->sram_small[i]);
     nicm__faults_destroy(cl);
     nicm__fabric_free(cl);
     free(cl->nodes);

@@ -121,6 +121,11 @@ struct nicm_cluster {
      * prof.max_packet bytes of data; nicm__pkt_alloc), host-DMA requests,
      * NIC processor tasks and timers (nic.c). */
     struct vs_pool pkt_pool, dma_pool, task_pool, timer_pool;
+    /* Small SRAM blocks (control packets' headers), by size class of
+     * NICM_SRAM_CLASS bytes up to NICM_SRAM_SMALL (nic.c). */
+#define NICM_SRAM_CLASS 16
+#define NICM_SRAM_SMALL 256
+    struct vs_pool sram_small[NICM_SRAM_SMALL / NICM_SRAM_CLASS];
     struct nicm__faults faults;
     FILE *tl; /* --timeline (timeline.c), or NULL */
     int flow; /* --fabric flow: packets cross as SimGrid flows (flow.c) */

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct vs_pool {
     void *free; /* given-back blocks, linked through their first word */
@@ -37,6 +38,15 @@ static inline void *vs_pool_get(struct vs_pool *p)
     }
 #endif
     return malloc(p->size);
+}
+
+/* A zeroed block of p->size bytes (calloc), or NULL. */
+static inline void *vs_pool_get0(struct vs_pool *p)
+{
+    void *b = vs_pool_get(p);
+    if (b)
+        memset(b, 0, p->size);
+    return b;
 }
 
 static inline void vs_pool_put(struct vs_pool *p, void *b)

@@ -248,6 +248,7 @@ int vmmc_fw_boot(vmmc_fw **out, hw_nic *nic)
     fw->ops = nic->ops;
     fw->npool = nic->send_buffers ? nic->send_buffers : 2;
     fw->payload_max = nic->max_packet - HDR;
+    fw__recv_init(fw);
     fw->win = fw->ops->sram_alloc(nic, sizeof *fw->win);
     fw->compl_scratch = fw->ops->sram_alloc(
         nic, VMMC__CMDQ_LEN * sizeof(struct vmmc__compl));
@@ -315,6 +316,8 @@ void vmmc_fw_halt(vmmc_fw *fw)
         fw->notes = n->next;
         free(n);
     }
+    vs_pool_drain(&fw->ctrl_pool);
+    vs_pool_drain(&fw->rx_pool);
     free(fw);
 }
 

@@ -11,6 +11,7 @@
 #ifndef VMMC_FW_INT_H
 #define VMMC_FW_INT_H
 
+#include "util/pool.h"
 #include "vmmc/fw.h"
 #include "vmmc/vmmc_int.h"
 
@@ -163,6 +164,10 @@ struct vmmc_fw {
     struct vmmc__notify_rec *note_scratch;
     uint32_t note_head;
     struct fw_pending_note *notes, *notes_tail;
+    /* Free lists of what the firmware makes per packet: control packets
+     * (fw_link.c), receive states (fw_recv.c), translation requests
+     * (fw_utlb.c); each is zeroed when taken, as calloc would. */
+    struct vs_pool ctrl_pool, rx_pool, xq_pool;
     struct vmmc_fw_stats st;
 };
 
@@ -239,6 +244,7 @@ void fw__link_refused(struct vmmc_fw *fw, const struct vmmc__hdr *h, int why);
 int fw__fetch_cmd(struct vmmc_fw *fw, const struct vmmc__cmd *c);
 int fw__redirect_cmd(struct vmmc_fw *fw, const struct vmmc__cmd *c);
 void fw__fail_fetches_to(struct vmmc_fw *fw, int node, int status);
+void fw__recv_init(struct vmmc_fw *fw);
 void fw__on_rx(void *arg, void *pkt, size_t len, int src);
 void fw__deliver_notes(struct vmmc_fw *fw);
 

@@ -41,6 +41,7 @@ static int epoch_newer(uint8_t a, uint8_t b) { return (int8_t)(a - b) > 0; }
 
 int fw__link_init(struct vmmc_fw *fw)
 {
+    vs_pool_init(&fw->ctrl_pool, sizeof(struct fw_pkt));
     int n = fw->nic->nnodes;
     fw->reliable = !fw->nic->unreliable;
     fw->rto_min = fw->nic->rto > 0 ? fw->nic->rto : DEFAULT_RTO;
@@ -220,10 +221,10 @@ void fw__link_send(struct vmmc_fw *fw, struct fw_pkt *p)
 
 int fw__link_ctrl(struct vmmc_fw *fw, int dst, const struct vmmc__hdr *h)
 {
-    struct fw_pkt *p = calloc(1, sizeof *p);
+    struct fw_pkt *p = vs_pool_get0(&fw->ctrl_pool);
     unsigned char *buf = p ? fw->ops->sram_alloc(fw->nic, HDR) : NULL;
     if (!buf) {
-        free(p);
+        vs_pool_put(&fw->ctrl_pool, p);
         fw->st.sram_failures++;
         return VS_ENOSRAM;
     }

@@ -123,7 +123,7 @@ static void rx_finish(struct fw_rx *r)
     }
     if (r->notify)
         queue_note(fw, &r->rec);
-    free(r);
+    vs_pool_put(&fw->rx_pool, r);
 }
 
 static void rx_dma_done(void *arg, int status)
@@ -157,9 +157,14 @@ static void rx_dma(struct fw_rx *r, uint64_t dst, const unsigned char *src,
     }
 }
 
+void fw__recv_init(struct vmmc_fw *fw)
+{
+    vs_pool_init(&fw->rx_pool, sizeof(struct fw_rx));
+}
+
 static struct fw_rx *rx_new(struct vmmc_fw *fw, void *pkt)
 {
-    struct fw_rx *r = calloc(1, sizeof *r);
+    struct fw_rx *r = vs_pool_get0(&fw->rx_pool);
     if (!r) {
         fw->st.sram_failures++;
         fw->ops->rx_release(fw->nic, pkt);

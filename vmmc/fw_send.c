@@ -154,7 +154,7 @@ void fw__pkt_free(struct fw_pkt *p)
         fw__pool_mark(fw, (unsigned)(p - fw->pool), 0);
     } else {
         fw->ops->sram_free(fw->nic, p->buf, HDR);
-        free(p);
+        vs_pool_put(&fw->ctrl_pool, p);
     }
     if (j) {
         j->refs--;

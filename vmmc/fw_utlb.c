@@ -48,6 +48,7 @@ static size_t idx_hash(const struct vmmc_fw *fw, uint64_t page)
 
 int fw__utlb_init(struct vmmc_fw *fw)
 {
+    vs_pool_init(&fw->xq_pool, sizeof(struct fw_xlate_req));
     fw->utlb_lines = fw->nic->utlb_entries ? fw->nic->utlb_entries : 256;
     fw->utlb = fw->ops->sram_alloc(fw->nic,
                                    (size_t)fw->utlb_lines * sizeof *fw->utlb);
@@ -65,8 +66,9 @@ void fw__utlb_fini(struct vmmc_fw *fw)
     while (fw->xq) {
         struct fw_xlate_req *r = fw->xq;
         fw->xq = r->next;
-        free(r);
+        vs_pool_put(&fw->xq_pool, r);
     }
+    vs_pool_drain(&fw->xq_pool);
     if (fw->utlb)
         fw->ops->sram_free(fw->nic, fw->utlb,
                            (size_t)fw->utlb_lines * sizeof *fw->utlb);
@@ -215,7 +217,7 @@ static void serve(struct vmmc_fw *fw)
             fw->xq_tail = NULL;
         fw_xlate_done done = r->done;
         void *arg = r->arg;
-        free(r);
+        vs_pool_put(&fw->xq_pool, r);
         done(arg, status);
     }
 }
@@ -228,7 +230,7 @@ void fw__xlate(struct vmmc_fw *fw, uint64_t addr, uint64_t len,
         done(arg, VS_OK);
         return;
     }
-    struct fw_xlate_req *r = calloc(1, sizeof *r);
+    struct fw_xlate_req *r = vs_pool_get0(&fw->xq_pool);
     if (!r) {
         fw->st.sram_failures++;
         done(arg, VS_ENOSRAM);
