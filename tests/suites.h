@@ -5,6 +5,7 @@
 
 #define TH_SUITES(X)                                                        \
     X(register_engine_tests)                                                \
+    X(register_util_tests)                                                  \
     X(register_nicmodel_tests)                                              \
     X(register_fabric_tests)                                                \
     X(register_faults_tests)                                                \

@@ -357,7 +357,7 @@ static int node_setup(struct node *s)
     s->ngroups = s->windowed ? WIN : (size_t)n;
     s->ncredit = s->windowed ? (size_t)n * (1 + SLOTS) : (size_t)n;
     size_t slots = s->ngroups * SLOTS * o->max_size;
-    s->in_raw = wl_alloc_pages(slots + 2 * GUARD);
+    s->in_raw = wl_alloc_pages_raw(slots + 2 * GUARD); /* filled below */
     s->in = s->in_raw ? s->in_raw + GUARD : NULL;
     s->credit = wl_alloc_pages(s->ncredit * WORD_BYTES);
     s->bar = wl_alloc_pages((size_t)n * WORD_BYTES);

@@ -3,11 +3,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <stdint.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "util/err.h"
+#include "util/zpages.h"
 #include "workloads/wl.h"
 
 extern const struct wl_def wl_pingpong, wl_bandwidth, wl_alltoall;
@@ -168,89 +167,22 @@ void *wl_alloc_pages(size_t size)
     return p;
 }
 
-/* Send buffers come from an arena of their own (not under AddressSanitizer,
- * which checks heap blocks only): mappings of 2 MiB-aligned huge pages
- * that nobody clears, so a buffer that is only sent from (an all-to-all
- * without --verify sends zeros) maps the kernel's one huge zero page: it
- * keeps no memory, is read from cache, and costs one page fault per 2 MiB.
- * The arena is unmapped when its last buffer is freed (one simulation
- * after another in one process).  Workload code runs on one thread per OS
- * process. */
-#define SEND_HUGE (2u << 20)
-#define SEND_CHUNK (64u << 20)
+/* Send buffers are zeroed pages that cost memory only once written
+ * (util/zpages.h): a large all-to-all sending zeros (no --verify) neither
+ * clears nor keeps 512 KiB a node, and reads them from cache. */
+void *wl_alloc_send(size_t size) { return vs_zpages_alloc(size); }
 
-static struct {
-    char *chunk; /* the current chunk, from which buffers are cut */
-    size_t len, used;
-    char **all; /* every chunk mapped, with its length */
-    size_t *lens, n;
-    size_t live; /* buffers not yet freed */
-} SA;
+void wl_free_send(void *p, size_t size) { vs_zpages_free(p, size); }
 
-static void send_arena_release(void)
+void *wl_alloc_pages_raw(size_t size)
 {
-    for (size_t i = 0; i < SA.n; i++)
-        munmap(SA.all[i], SA.lens[i]);
-    free(SA.all);
-    free(SA.lens);
-    memset(&SA, 0, sizeof SA);
-}
-
-void *wl_alloc_send(size_t size)
-{
-#if defined(__SANITIZE_ADDRESS__)
-    return wl_alloc_pages(size);
-#else
-    size_t len = size ? (size + 4095) / 4096 * 4096 : 4096;
-    if (!SA.chunk || SA.len - SA.used < len) {
-        size_t clen = len > SEND_CHUNK ? (len + SEND_HUGE - 1) / SEND_HUGE *
-                                             SEND_HUGE
-                                       : SEND_CHUNK;
-        /* Aligned to the huge page: map one more and trim. */
-        char *m = mmap(NULL, clen + SEND_HUGE, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (m == MAP_FAILED)
-            return NULL;
-        char *c = (char *)(((uintptr_t)m + SEND_HUGE - 1) &
-                           ~(uintptr_t)(SEND_HUGE - 1));
-        if (c > m)
-            munmap(m, (size_t)(c - m));
-        if (c + clen < m + clen + SEND_HUGE)
-            munmap(c + clen, (size_t)(m + clen + SEND_HUGE - (c + clen)));
-        char **chunks = realloc(SA.all, (SA.n + 1) * sizeof *chunks);
-        size_t *lens = chunks ? realloc(SA.lens, (SA.n + 1) * sizeof *lens)
-                              : NULL;
-        if (chunks)
-            SA.all = chunks;
-        if (!lens) {
-            munmap(c, clen);
-            return NULL;
-        }
-        SA.lens = lens;
-        SA.all[SA.n] = c;
-        SA.lens[SA.n++] = clen;
-        madvise(c, clen, MADV_HUGEPAGE); /* advice: fine if refused */
-        SA.chunk = c;
-        SA.len = clen;
-        SA.used = 0;
-    }
-    void *p = SA.chunk + SA.used;
-    SA.used += len;
-    SA.live++;
+    size_t rounded = (size + 4095) / 4096 * 4096;
+    if (!rounded)
+        rounded = 4096;
+    unsigned char *p = aligned_alloc(4096, rounded);
+    if (p) /* the caller fills size bytes; the rest of the page is zero */
+        memset(p + size, 0, rounded - size);
     return p;
-#endif
-}
-
-void wl_free_send(void *p, size_t size)
-{
-#if defined(__SANITIZE_ADDRESS__)
-    (void)size;
-    free(p);
-#else
-    (void)size;
-    if (p && SA.live && --SA.live == 0)
-        send_arena_release();
-#endif
 }
 
 int wl_latency_class(uint64_t size)

@@ -110,10 +110,13 @@ int wl_parse_common(struct wl_opts *o, int argc, char **argv, char *err,
  * workload measures does not depend on where malloc puts its buffers. */
 void *wl_alloc_pages(size_t size);
 /* The same for a buffer mostly sent from, whose pages cost memory only
- * once written (they are huge pages; workloads/common.c); freed with
- * wl_free_send and the same size. */
+ * once written (util/zpages.h); freed with wl_free_send and the same
+ * size. */
 void *wl_alloc_send(size_t size);
 void wl_free_send(void *p, size_t size);
+/* Whole pages as wl_alloc_pages, but the first size bytes are not
+ * cleared: for a buffer the caller fills at once.  Freed with free(). */
+void *wl_alloc_pages_raw(size_t size);
 
 /* Parses a decimal count with an optional K or M suffix within [min, max];
  * returns 0 or -1. */

@@ -1,0 +1,88 @@
+/*
+ * Helpers of util/ the simulator's speed rests on: zeroed huge-page blocks
+ * (util/zpages.h) and free lists (util/pool.h).
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "tests/harness.h"
+#include "util/pool.h"
+#include "util/zpages.h"
+
+static int all_zero(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return 0;
+    return 1;
+}
+
+/* Blocks are page-aligned, zeroed, apart; a block given back comes back
+ * cleared for the same size; after the last one is given back, new ones
+ * are zero again. */
+static void test_zpages(void)
+{
+    enum { N = 5 };
+    size_t sizes[N] = {1, 4096, 65536, 1000000, 3u << 20};
+    unsigned char *b[N];
+    for (int i = 0; i < N; i++) {
+        b[i] = vs_zpages_alloc(sizes[i]);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(b[i]);
+        CU_ASSERT_EQUAL((uintptr_t)b[i] % 4096, 0);
+        CU_ASSERT_TRUE(all_zero(b[i], sizes[i]));
+        memset(b[i], 0xA5, sizes[i]);
+    }
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < N; j++)
+            if (i != j)
+                CU_ASSERT_TRUE(b[i] + sizes[i] <= b[j] ||
+                               b[j] + sizes[j] <= b[i]);
+    for (int i = 0; i < N; i++) /* the others were not overwritten */
+        CU_ASSERT_EQUAL(b[i][sizes[i] - 1], 0xA5);
+    /* Given back and taken again: the same size comes back cleared. */
+    vs_zpages_free(b[2], sizes[2]);
+    unsigned char *again = vs_zpages_alloc(sizes[2]);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(again);
+    CU_ASSERT_TRUE(all_zero(again, sizes[2]));
+    b[2] = again;
+    for (int i = 0; i < N; i++)
+        vs_zpages_free(b[i], sizes[i]);
+    vs_zpages_free(NULL, 10);
+    unsigned char *fresh = vs_zpages_alloc(sizes[3]);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(fresh);
+    CU_ASSERT_TRUE(all_zero(fresh, sizes[3]));
+    vs_zpages_free(fresh, sizes[3]);
+}
+
+/* A pool hands back what it was given (not under ASan, where every block
+ * is malloc'd), and vs_pool_get0 clears. */
+static void test_pool(void)
+{
+    struct vs_pool p;
+    vs_pool_init(&p, 40);
+    unsigned char *a = vs_pool_get(&p), *b = vs_pool_get(&p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_PTR_NOT_EQUAL(a, b);
+    memset(a, 0x5A, 40);
+    vs_pool_put(&p, a);
+    unsigned char *c = vs_pool_get0(&p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_TRUE(all_zero(c, 40));
+#if !defined(__SANITIZE_ADDRESS__)
+    CU_ASSERT_PTR_EQUAL(c, a);
+#endif
+    vs_pool_put(&p, b);
+    vs_pool_put(&p, c);
+    vs_pool_drain(&p);
+    CU_ASSERT_PTR_NULL(p.free);
+}
+
+void register_util_tests(void);
+void register_util_tests(void)
+{
+    CU_pSuite s = th_suite("util");
+    th_add(s, "zeroed huge-page blocks: aligned, apart, cleared on reuse",
+           test_zpages);
+    th_add(s, "free lists hand blocks back, cleared by get0", test_pool);
+}
