@@ -95,6 +95,7 @@ static struct {
     sim_proc *resume_head, *resume_tail;
     double sg_clock; /* The SimGrid time we last synchronised to. */
     sim_time_t procs_end; /* When the last host process returned. */
+    int engine_done; /* engine_main returned (not left suspended) */
 } E;
 
 /* ---- The queues ----
@@ -677,6 +678,7 @@ static void engine_main(int argc, char **argv)
             if (E.procs[i]->state != PROC_DONE)
                 sg_actor_kill(E.procs[i]->actor);
     }
+    E.engine_done = 1;
 }
 
 int sim_run(const struct sim_opts *opts, char *err, size_t errlen)
@@ -715,6 +717,17 @@ int sim_run(const struct sim_opts *opts, char *err, size_t errlen)
      * and freeing it does not shrink the heap. */
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    E.engine_done = 0;
     simgrid_run();
+    if (!E.engine_done && R.rc == 0) {
+        /* SimGrid ran out of actors to run while the engine waited for a
+         * process that was never resumed: a run that did not finish must
+         * not look like one that did. */
+        R.rc = VS_EDEADLK;
+        snprintf(R.err, R.errlen,
+                 "simulator: stopped at t=%.6f us with %zu host process(es) "
+                 "unfinished and the engine waiting",
+                 (double)E.now / 1e6, E.live);
+    }
     return R.rc;
 }

@@ -7,10 +7,16 @@
  * nothing behind (run under ASan/LSan).
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <simgrid/actor.h>
 
 #include "sim/engine.h"
 #include "tests/harness.h"
+#include "util/err.h"
 
 void register_engine_tests(void);
 
@@ -366,6 +372,56 @@ static void test_reset_leaves_nothing(void)
     sim_shutdown();
 }
 
+/* ---- a run that cannot finish must say so ---- */
+
+static const char one_host_xml[] =
+    "<?xml version='1.0'?>\n"
+    "<!DOCTYPE platform SYSTEM \"https://simgrid.org/simgrid.dtd\">\n"
+    "<platform version=\"4.1\">\n"
+    " <zone id=\"z\" routing=\"Full\"><host id=\"h0\" speed=\"1Gf\"/>"
+    "</zone>\n</platform>\n";
+
+/* A process that leaves SimGrid's scheduling behind the engine's back (it
+ * suspends its actor directly, as a lost wake-up would leave it): the
+ * engine waits for it forever and SimGrid runs out of actors. */
+static void stray_main(sim_proc *p, void *arg)
+{
+    (void)p;
+    (void)arg;
+    sg_actor_suspend(sg_actor_self());
+}
+
+static int stray_child(void *arg)
+{
+    const char *platform = arg;
+    sim_reset();
+    sim_platform_load(platform, NULL, NULL);
+    sim_post(5000000, log_event, id_arg(1)); /* 5 us */
+    if (!sim_proc_create(0, "stray", stray_main, NULL))
+        return 3;
+    char err[256];
+    struct sim_opts so = {0, 0, 0};
+    int rc = sim_run(&so, err, sizeof err);
+    printf("rc %d: %s\n", rc, err);
+    return 0;
+}
+
+static void test_engine_left_waiting(void)
+{
+    char platform[TH_PATH_LEN], out[1024], err[4096];
+    th_write_tmp(platform, "one-host-xml", one_host_xml);
+    int st = th_capture(stray_child, platform, out, sizeof out, err,
+                        sizeof err);
+    unlink(platform);
+    CU_ASSERT_EQUAL(st, 0);
+    char want[64];
+    snprintf(want, sizeof want, "rc %d: simulator: stopped at", VS_EDEADLK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, want));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "1 host process(es) unfinished"));
+    if (!strstr(out, want))
+        fprintf(stderr, "child said: %s\n%s\n", out, err);
+}
+
 void register_engine_tests(void)
 {
     CU_pSuite s = th_suite("engine");
@@ -380,6 +436,8 @@ void register_engine_tests(void)
            test_stress_sorted);
     th_add(s, "10,000 events over 40 bits of time, both kinds posting",
            test_stress_wide);
+    th_add(s, "a run whose processes cannot finish fails, naming that",
+           test_engine_left_waiting);
     th_add(s, "reset and shutdown leave nothing behind",
            test_reset_leaves_nothing);
 }
