@@ -98,8 +98,10 @@ int sim_link_shared(size_t i); /* 1 if both directions share it */
 sim_proc *sim_proc_create(size_t host, const char *name, sim_proc_main fn,
                           void *arg);
 /* Runs the simulation until every host process returned.  Returns 0,
- * VS_EDEADLK if all live processes were blocked with nothing scheduled, or
- * VS_ETIMEDOUT past opts->max_time; err describes the failure. */
+ * VS_EDEADLK if all live processes were blocked with nothing scheduled (or
+ * SimGrid stopped with a process never resumed), or VS_ETIMEDOUT past
+ * opts->max_time; err describes the failure.  Sets glibc's mmap threshold
+ * (host-process stacks on mappings of their own, then 32 MiB). */
 int sim_run(const struct sim_opts *opts, char *err, size_t errlen);
 
 /* From inside a host process: */
