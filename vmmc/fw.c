@@ -305,6 +305,7 @@ void vmmc_fw_halt(vmmc_fw *fw)
     free(fw->pool);
     free(fw->pool_free);
     free(fw->blocked);
+    free(fw->dst_jobs);
     fw->ops->sram_free(nic, fw->win, sizeof *fw->win);
     fw__utlb_fini(fw);
     fw->ops->sram_free(nic, fw->compl_scratch,

@@ -159,6 +159,11 @@ struct vmmc_fw {
     hw_time_t rto_min, rto_max, ack_delay;
     unsigned window;        /* data packets in flight per peer */
     unsigned char *blocked; /* scratch for the pump, one per node */
+    /* Jobs queued per destination and how many destinations have some,
+     * so the pump stops looking once every one of them waits (made at
+     * the first send; UINT_MAX destinations if that failed: no stop). */
+    uint32_t *dst_jobs;
+    unsigned sendq_ndst;
     unsigned max_retries;
     struct vmmc__compl *compl_scratch;
     struct vmmc__notify_rec *note_scratch;

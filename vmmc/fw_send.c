@@ -11,6 +11,7 @@
  * without reliability when all its bytes have been read.
  */
 #include <assert.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,6 +66,13 @@ int fw__send_cmd(struct vmmc_fw *fw, const struct vmmc__cmd *c)
 
 static void job_enqueue(struct vmmc_fw *fw, struct fw_job *j)
 {
+    if (!fw->dst_jobs && fw->sendq_ndst != UINT_MAX) {
+        fw->dst_jobs = calloc((size_t)fw->nic->nnodes, sizeof *fw->dst_jobs);
+        if (!fw->dst_jobs)
+            fw->sendq_ndst = UINT_MAX;
+    }
+    if (fw->dst_jobs && fw->dst_jobs[j->dst]++ == 0)
+        fw->sendq_ndst++;
     j->queued = 1;
     if (fw->sendq_tail)
         fw->sendq_tail->next = j;
@@ -101,6 +109,8 @@ static void job_unqueue(struct vmmc_fw *fw, struct fw_job *j)
         *pp = j->next;
         if (fw->sendq_tail == j)
             fw->sendq_tail = prev;
+        if (fw->dst_jobs && --fw->dst_jobs[j->dst] == 0)
+            fw->sendq_ndst--;
     }
     j->next = NULL;
     j->queued = 0;
@@ -263,20 +273,28 @@ static struct fw_pkt *pool_get(struct vmmc_fw *fw)
  * and no earlier job to the same peer is waiting (per-peer order). */
 static struct fw_job *next_job(struct vmmc_fw *fw)
 {
-    struct fw_job *j;
-    int any_blocked = 0;
+    struct fw_job *j, *last = NULL;
+    unsigned nblocked = 0;
     for (j = fw->sendq; j; j = j->next) {
-        if (any_blocked && fw->blocked[j->dst])
+        last = j;
+        if (nblocked && fw->blocked[j->dst])
             continue;
         if (!j->xlating &&
             (fw->conns[j->dst].inflight < fw->window || !fw->reliable))
             break;
         fw->blocked[j->dst] = 1;
-        any_blocked = 1;
+        /* Every destination in the queue waits: so do the jobs after. */
+        if (++nblocked == fw->sendq_ndst) {
+            j = NULL;
+            break;
+        }
     }
-    if (any_blocked)
-        for (struct fw_job *k = fw->sendq; k; k = k->next)
+    if (nblocked)
+        for (struct fw_job *k = fw->sendq;; k = k->next) {
             fw->blocked[k->dst] = 0;
+            if (k == last)
+                break;
+        }
     return j;
 }
 
