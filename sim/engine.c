@@ -491,6 +491,8 @@ void sim_proc_wake(sim_proc *p)
 
 static void wake_event(void *arg) { sim_proc_wake(arg); }
 
+void sim_proc_stray_for_test(void) { sg_actor_suspend(sg_actor_self()); }
+
 static int sleep_alone(sim_time_t until);
 
 void sim_proc_sleep(sim_proc *p, sim_time_t dt)

@@ -97,6 +97,10 @@ int sim_link_shared(size_t i); /* 1 if both directions share it */
 /* Creates the actor of host process number i on SimGrid host i. */
 sim_proc *sim_proc_create(size_t host, const char *name, sim_proc_main fn,
                           void *arg);
+/* For the engine's own tests: suspends the calling process's actor without
+ * telling the engine, as a lost wake-up would leave it (sim_run must then
+ * fail, not return 0). */
+void sim_proc_stray_for_test(void);
 /* Runs the simulation until every host process returned.  Returns 0,
  * VS_EDEADLK if all live processes were blocked with nothing scheduled (or
  * SimGrid stopped with a process never resumed), or VS_ETIMEDOUT past

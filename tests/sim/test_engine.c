@@ -12,8 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <simgrid/actor.h>
-
 #include "sim/engine.h"
 #include "tests/harness.h"
 #include "util/err.h"
@@ -388,7 +386,7 @@ static void stray_main(sim_proc *p, void *arg)
 {
     (void)p;
     (void)arg;
-    sg_actor_suspend(sg_actor_self());
+    sim_proc_stray_for_test();
 }
 
 static int stray_child(void *arg)
