@@ -121,7 +121,7 @@ void vs_zpages_free(void *p, size_t size)
         s->next = Z.spares;
         Z.spares = s;
     }
-    if (--Z.live == 0) {
+    if (Z.live && --Z.live == 0) {
         /* The last one: the next run starts from fresh zero pages. */
         for (size_t i = 0; i < Z.nmaps; i++)
             munmap(Z.maps[i], Z.lens[i]);
