@@ -292,16 +292,29 @@ char *th_read_file(const char *path)
     return buf;
 }
 
-void th_write_tmp(char path[static TH_PATH_LEN], const char *tag,
-                  const char *text)
+/* th_write_tmp(), the name ending in suffix. */
+static void write_tmp(char path[static TH_PATH_LEN], const char *tag,
+                      const char *suffix, const char *text)
 {
-    snprintf(path, TH_PATH_LEN, "/tmp/vmmcsim-%s-XXXXXX", tag);
-    int fd = mkstemp(path);
+    snprintf(path, TH_PATH_LEN, "/tmp/vmmcsim-%s-XXXXXX%s", tag, suffix);
+    int fd = mkstemps(path, (int)strlen(suffix));
     CU_ASSERT_FATAL(fd >= 0);
     size_t len = strlen(text);
     ssize_t n = write(fd, text, len);
     close(fd);
     CU_ASSERT_FATAL(n == (ssize_t)len);
+}
+
+void th_write_tmp(char path[static TH_PATH_LEN], const char *tag,
+                  const char *text)
+{
+    write_tmp(path, tag, "", text);
+}
+
+void th_write_tmp_c(char path[static TH_PATH_LEN], const char *tag,
+                    const char *text)
+{
+    write_tmp(path, tag, ".c", text);
 }
 
 void th_write_profile(char path[static TH_PATH_LEN], const char *tag,

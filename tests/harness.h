@@ -122,6 +122,9 @@ char *th_read_file(const char *path);
  * it. */
 void th_write_tmp(char path[static TH_PATH_LEN], const char *tag,
                   const char *text);
+/* As th_write_tmp(), a C source: the name ends in .c (vmmcsim-cc needs it). */
+void th_write_tmp_c(char path[static TH_PATH_LEN], const char *tag,
+                    const char *text);
 
 /* As th_write_tmp(), with the shipped profile (TH_PROFILE), a newline and
  * extra as the text. */

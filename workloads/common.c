@@ -160,10 +160,9 @@ void wl_pattern(void *data, size_t len, uint64_t seed, uint32_t tag)
 
 void *wl_alloc_pages(size_t size)
 {
-    size_t rounded = (size + 4095) / 4096 * 4096;
-    void *p = aligned_alloc(4096, rounded ? rounded : 4096);
+    unsigned char *p = wl_alloc_pages_raw(size); /* zero past size */
     if (p)
-        memset(p, 0, rounded ? rounded : 4096);
+        memset(p, 0, size);
     return p;
 }
 

@@ -75,13 +75,10 @@ static void test_exec_bad_input(void)
 /* A function the project does not provide: the link fails and says which. */
 static void test_cc_unknown_call(void)
 {
-    char src[] = "/tmp/vmmcsim-cc-XXXXXX.c";
-    int fd = mkstemps(src, 2);
-    CU_ASSERT_FATAL(fd >= 0);
-    const char *text = "void vmmcsim_no_such_call(void);\n"
-                       "int main(void) { vmmcsim_no_such_call(); return 0; }\n";
-    CU_ASSERT_EQUAL(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
+    char src[TH_PATH_LEN];
+    th_write_tmp_c(src, "cc",
+                   "void vmmcsim_no_such_call(void);\n"
+                   "int main(void) { vmmcsim_no_such_call(); return 0; }\n");
     int rc = th_sh(out, sizeof out, "%s -o %s.so %s", th_vmmcsim_cc(), src,
                    src);
     CU_ASSERT_NOT_EQUAL(rc, 0);
@@ -94,9 +91,7 @@ static void test_cc_unknown_call(void)
  * 256 KiB; a 256 KiB one would overflow here). */
 static void test_exec_big_stack(void)
 {
-    char src[] = "/tmp/vmmcsim-stack-XXXXXX.c", prog[PATH_MAX];
-    int fd = mkstemps(src, 2);
-    CU_ASSERT_FATAL(fd >= 0);
+    char src[TH_PATH_LEN], prog[PATH_MAX];
     const char *text =
         "#include <stdio.h>\n"
         "#include <string.h>\n"
@@ -109,8 +104,7 @@ static void test_exec_big_stack(void)
         "    printf(\"stack sum %u\\n\", sum(big, sizeof big));\n"
         "    return 0;\n"
         "}\n";
-    CU_ASSERT_EQUAL(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
+    th_write_tmp_c(src, "stack", text);
     CU_ASSERT_EQUAL_FATAL(th_build_program(src, prog), 0);
     int rc = th_sh(out, sizeof out, "%s exec -n 2 --platform %s %s",
                    th_vmmcsim(), TH_PLATFORM_8, prog);
@@ -215,9 +209,7 @@ static void test_mpi_programs(void)
  * outside the subset does not compile, naming the call. */
 static void test_mpi_errors(void)
 {
-    char src[] = "/tmp/vmmcsim-mpi-XXXXXX.c", prog[PATH_MAX];
-    int fd = mkstemps(src, 2);
-    CU_ASSERT_FATAL(fd >= 0);
+    char src[TH_PATH_LEN], prog[PATH_MAX];
     const char *text =
         "#include <mpi.h>\n"
         "int main(int argc, char **argv) {\n"
@@ -231,8 +223,7 @@ static void test_mpi_errors(void)
         "    MPI_Finalize();\n"
         "    return 0;\n"
         "}\n";
-    CU_ASSERT_EQUAL(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
+    th_write_tmp_c(src, "mpi", text);
     CU_ASSERT_EQUAL_FATAL(th_build_program(src, prog), 0);
     CU_ASSERT_EQUAL(
         th_sh(out, sizeof out, "%s exec -n 2 %s", th_vmmcsim(), prog), 0);
@@ -246,8 +237,7 @@ static void test_mpi_errors(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "MPI_Send: count -1 is negative"));
     unlink(prog);
     /* Outside the subset. */
-    fd = open(src, O_WRONLY | O_TRUNC);
-    CU_ASSERT_FATAL(fd >= 0);
+    unlink(src);
     text = "#include <mpi.h>\n"
            "int main(int argc, char **argv) {\n"
            "    MPI_Comm c;\n"
@@ -255,8 +245,7 @@ static void test_mpi_errors(void)
            "    MPI_Comm_split(MPI_COMM_WORLD, 0, 0, &c);\n"
            "    return MPI_Finalize();\n"
            "}\n";
-    CU_ASSERT_EQUAL(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
+    th_write_tmp_c(src, "mpi", text);
     CU_ASSERT_NOT_EQUAL(th_sh(out, sizeof out, "%s -o %s %s",
                               th_vmmcsim_cc(), prog, src),
                         0);

@@ -1074,9 +1074,7 @@ static void test_emu_exec_sock(void)
 
 static void test_emu_exec_status(void)
 {
-    char src[] = "/tmp/vmmcsim-emu-exit-XXXXXX.c";
-    int fd = mkstemps(src, 2);
-    CU_ASSERT_FATAL(fd >= 0);
+    char src[TH_PATH_LEN];
     /* argv: how (exit or return), the node, the status, after
      * MPI_Finalize (a node that leaves without it leaves its peers
      * waiting in theirs, as on the simulator, which reports a deadlock;
@@ -1100,8 +1098,7 @@ static void test_emu_exec_status(void)
         "    }\n"
         "    return 0;\n"
         "}\n";
-    CU_ASSERT_EQUAL(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
+    th_write_tmp_c(src, "emu-exit", text);
     CU_ASSERT_EQUAL_FATAL(th_build_program(src, exit_prog), 0);
     unlink(src);
     /* exit(0) on a node ends its program only: the run succeeds. */

@@ -734,12 +734,8 @@ static const char posix_src[] =
 
 static void test_posix_errno(void)
 {
-    char src[] = "/tmp/vmmcsim-sockp-XXXXXX.c", prog[PATH_MAX];
-    int fd = mkstemps(src, 2);
-    CU_ASSERT_FATAL(fd >= 0);
-    CU_ASSERT_FATAL(write(fd, posix_src, strlen(posix_src)) ==
-                    (ssize_t)strlen(posix_src));
-    close(fd);
+    char src[TH_PATH_LEN], prog[PATH_MAX];
+    th_write_tmp_c(src, "sockp", posix_src);
     int rc = th_build_program(src, prog);
     unlink(src);
     CU_ASSERT_EQUAL_FATAL(rc, 0);
