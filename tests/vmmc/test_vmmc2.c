@@ -8,6 +8,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "tests/harness.h"
 #include "tests/vmmc/helpers.h"
@@ -344,6 +345,91 @@ static void test_refused_under_loss(void)
     th_run_sim(&s, 0);
 }
 
+/* ---- a full UTLB table ---- */
+
+#define RESV_PAGES 262144u /* 1 GiB of address space, never touched */
+
+/* Pins a region of 1 to 256 pages at a random place of resv (x: the
+ * generator's state), counting the pages not pinned before in *pinned. */
+static int pin_random(vmmc_ctx *ctx, char *resv, uint8_t *seen, uint64_t *x,
+                      unsigned *pinned)
+{
+    static const unsigned sizes[] = {1, 2, 16, 64, 256};
+    *x = *x * 6364136223846793005ull + 1442695040888963407ull;
+    unsigned n = sizes[(*x >> 33) % 5];
+    unsigned first = (unsigned)((*x >> 40) % (RESV_PAGES - n));
+    int rc = vmmc_pin(ctx, resv + (size_t)first * PAGE, (size_t)n * PAGE);
+    if (rc == VS_OK)
+        for (unsigned i = first; i < first + n; i++)
+            if (!(seen[i / 8] & (1u << (i % 8)))) {
+                seen[i / 8] |= (uint8_t)(1u << (i % 8));
+                (*pinned)++;
+            }
+    return rc;
+}
+
+/* Node 0 pins 30,000 pages in a few thousand small regions scattered over
+ * 1 GiB (the table's slots then form long probe runs: it groups 16 pages),
+ * then sends 64 KiB from a fresh buffer: its pages are entered behind those
+ * runs, and the NIC must still find them.  Then it pins until the table
+ * says no: not before 31,000 pages (half its 65,536 slots is the limit). */
+static void utlb_full_node(hw_host *h, void *arg)
+{
+    (void)arg;
+    struct ctl c;
+    if (!ctl_open_pair(&c, h))
+        return;
+    enum { LEN = 65536 };
+    if (h->node == 1) {
+        unsigned char *e = calloc(1, LEN);
+        TH_EXPECT_RC(vmmc_export(c.ctx, 1, e, LEN, VMMC_PERM_WRITE), VS_OK);
+        ctl_signal(&c, 1);
+        ctl_await(&c, 2);
+        unsigned char *want = malloc(LEN);
+        th_pattern(want, LEN, 99);
+        TH_CHECK(!memcmp(e, want, LEN), "the bytes sent after the UTLB "
+                                        "table filled up are wrong");
+        ctl_signal(&c, 3);
+        ctl_close(&c);
+        free(want);
+        free(e);
+        return;
+    }
+    char *resv = mmap(NULL, (size_t)RESV_PAGES * PAGE, PROT_NONE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    uint8_t *seen = calloc(RESV_PAGES / 8, 1);
+    TH_CHECK(resv != MAP_FAILED && seen, "cannot reserve address space");
+    if (resv == MAP_FAILED || !seen) {
+        free(seen);
+        ctl_close(&c);
+        return;
+    }
+    uint64_t x = 12345;
+    unsigned pinned = 0;
+    int rc = VS_OK;
+    while (rc == VS_OK && pinned < 30000)
+        rc = pin_random(c.ctx, resv, seen, &x, &pinned);
+    TH_EXPECT_RC(rc, VS_OK);
+    unsigned char *msg = malloc(LEN);
+    th_pattern(msg, LEN, 99);
+    ctl_await(&c, 1);
+    vmmc_import_t ie = ctl_import(&c, 1);
+    TH_EXPECT_RC(vmmc_send_sync(c.ctx, ie, 0, msg, LEN, 0), VS_OK);
+    ctl_signal(&c, 2);
+    ctl_await(&c, 3);
+    free(msg);
+    while (rc == VS_OK && pinned < 40000)
+        rc = pin_random(c.ctx, resv, seen, &x, &pinned);
+    TH_CHECK(rc == VS_ENOSPC, "pinning until the table is full returned "
+                              "%d (%s)", rc, vs_strerror(rc));
+    TH_CHECK(pinned >= 31000, "the UTLB table took only %u pages", pinned);
+    ctl_close(&c);
+    munmap(resv, (size_t)RESV_PAGES * PAGE);
+    free(seen);
+}
+
+static void test_utlb_full(void) { th_run_nodes(NULL, utlb_full_node); }
+
 void register_vmmc2_tests(void);
 void register_vmmc2_tests(void)
 {
@@ -355,4 +441,6 @@ void register_vmmc2_tests(void)
            test_redirect_overlap);
     th_add(s, "a refused send fails with the refusal under packet loss",
            test_refused_under_loss);
+    th_add(s, "UTLB table: 30,000 pages in scattered regions, then full",
+           test_utlb_full);
 }
