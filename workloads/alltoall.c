@@ -372,11 +372,12 @@ static int node_setup(struct node *s)
     s->sent_to = calloc((size_t)n, sizeof *s->sent_to);
     s->expect_n = calloc((size_t)n, sizeof *s->expect_n);
     s->got = calloc((size_t)n, sizeof *s->got);
-    s->want = malloc(o->max_size);
+    /* The expected bytes, only for --verify (64 KiB a node otherwise). */
+    s->want = o->verify ? malloc(o->max_size) : NULL;
     if (!s->in || !s->credit || !s->bar || !s->cred_out || !s->bar_out ||
         !s->grant_out ||
         (!s->windowed && (!s->imp || !s->imp_credit || !s->imp_bar)) ||
-        !s->sent_to || !s->expect_n || !s->got || !s->want) {
+        !s->sent_to || !s->expect_n || !s->got || (o->verify && !s->want)) {
         wl_fail(env, "out of memory for %zu bytes of message slots", slots);
         return -1;
     }
