@@ -100,11 +100,13 @@ static void task_arrive(void *arg)
         n->tq_head = t;
     n->tq_tail = t;
     if (!n->cpu_scheduled && !n->cpu_running) {
+        /* The processor's next run is never cancelled: a posted event
+         * (the engine's cheaper queue), not a cancellable one. */
         n->cpu_scheduled = 1;
         if (n->cpu_free <= sim_now())
             cpu_run(n);
         else
-            sim_event_at(&n->cpu_ev, n->cpu_free, cpu_run, n);
+            sim_post(n->cpu_free, cpu_run, n);
     }
 }
 
@@ -152,7 +154,7 @@ static void cpu_run(void *arg)
         vs_pool_put(&n->cl->task_pool, t);
         if (n->tq_head && n->cpu_free > sim_now()) {
             n->cpu_scheduled = 1;
-            sim_event_at(&n->cpu_ev, n->cpu_free, cpu_run, n);
+            sim_post(n->cpu_free, cpu_run, n);
             break;
         }
     }
@@ -799,7 +801,6 @@ int nicm_cluster_create(nicm_cluster **out, const struct nicm_profile *prof,
         n->st.sram_peak = rxbytes;
         sim_event_init(&n->wait_tmo);
         sim_event_init(&n->rx_due_ev);
-        sim_event_init(&n->cpu_ev);
     }
     self_cluster = cl;
     hw_set_self(nicm_self);

@@ -70,7 +70,6 @@ struct nicm__node {
     hw_upcall_fn doorbell_fn;
     void *doorbell_arg;
     struct nicm_node_stats st;
-    struct sim_event cpu_ev;
     struct sim_event rx_due_ev;
     struct hw_host host;
     struct hw_nic nic;

@@ -105,8 +105,8 @@ static struct {
  * of sim_event_at lie) is touched only to record such an event's position,
  * for cancellation.  Posted events, the vast majority, go to a radix queue
  * (a few instructions a post and a take, where a binary heap of thousands
- * of events sifts through a dozen levels); caller-owned ones (timers, the
- * NIC processors' wake-ups), which can be cancelled, to a binary heap.
+ * of events sifts through a dozen levels); caller-owned ones (timers,
+ * time-outs), which can be cancelled, to a binary heap.
  * The next event is the earlier of the two (docs/speed.md). */
 
 static int key_before(const struct sim_hent *a, const struct sim_hent *b)
