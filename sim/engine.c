@@ -200,11 +200,29 @@ static unsigned rq_bucket(sim_time_t t, sim_time_t last)
     return x ? 64u - (unsigned)__builtin_clzll(x) : 0u;
 }
 
-static void rq_push(struct sim_hent e)
+static void rq_push(struct sim_hent e);
+
+/* rq_push's rare case, its bucket full: out of line and a tail call, so
+ * that the common case (every post) saves no registers for a call. */
+static __attribute__((noinline, cold)) void rq_push_grown(sim_time_t t,
+                                                          uint64_t key,
+                                                          sim_fn fn, void *arg)
+{
+    struct sim_radix *q = &E.posted;
+    entries_grow(&q->b[rq_bucket(t, q->last)], 64);
+    rq_push((struct sim_hent){t, key, fn, arg});
+}
+
+static inline __attribute__((always_inline)) void rq_push(struct sim_hent e)
 {
     struct sim_radix *q = &E.posted;
     unsigned b = rq_bucket(e.t, q->last);
-    rq_append(&q->b[b], e);
+    struct sim_heap *h = &q->b[b];
+    if (__builtin_expect(h->len == h->cap, 0)) {
+        rq_push_grown(e.t, e.key, e.fn, e.p);
+        return;
+    }
+    h->a[h->len++] = e;
     if (b)
         q->full |= 1ull << (b - 1);
     q->count++;
@@ -542,7 +560,7 @@ static struct {
  * flows use, catches up at the next switch). */
 static int sleep_alone(sim_time_t until)
 {
-    if (E.runnable != 1 || E.resume_head || !R.opts || sim__flow_busy() ||
+    if (E.runnable != 1 || E.resume_head || !R.opts || sim__flow_pending() ||
         (R.opts->max_time && until > R.opts->max_time) ||
         (queued() && next_time() <= until))
         return 0;
@@ -656,10 +674,12 @@ static void engine_main(int argc, char **argv)
          * need SimGrid, or none is left: the checks above would all pass
          * again until then. */
         int over = 0;
+        const sim_time_t max_time = R.opts->max_time;
+        const int progress = R.opts->progress;
         do {
             int radix;
             const struct sim_hent *e = next_entry(&radix);
-            if (R.opts->max_time && e->t > R.opts->max_time) {
+            if (max_time && e->t > max_time) {
                 R.rc = VS_ETIMEDOUT;
                 snprintf(R.err, R.errlen,
                          "simulated time limit of %.3f ms reached",
@@ -668,9 +688,9 @@ static void engine_main(int argc, char **argv)
                 break;
             }
             fire(e, radix);
-            if (R.opts->progress && !(E.processed & 0xffff))
+            if (progress && !(E.processed & 0xffff))
                 progress_tick();
-        } while (!E.resume_head && queued() && !sim__flow_busy());
+        } while (!E.resume_head && queued() && !sim__flow_pending());
         if (over)
             break;
     }

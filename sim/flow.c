@@ -126,6 +126,7 @@ static void free_list(struct flow *f)
 
 void sim__flow_reset(void)
 {
+    sim__flows_used = 0;
     /* Called after simgrid_run() returned (or before SimGrid ran): the
      * worker actors are gone; what they held is ours to free. */
     for (size_t i = 0; i < F.nworkers; i++) {
@@ -144,6 +145,8 @@ void sim__flow_reset(void)
 
 const struct sim_flow_stats *sim_flow_stats(void) { return &F.st; }
 uint64_t sim_flows_active(void) { return F.active + F.npend; }
+
+int sim__flows_used;
 
 int sim__flow_busy(void) { return F.pend_head || F.done_head || F.active; }
 
@@ -171,6 +174,7 @@ int sim_flow_start(size_t src, size_t dst, uint64_t bytes, sim_fn done,
         abort();
     }
     *f = (struct flow){NULL, src, dst, bytes, done, arg, 0, 0};
+    sim__flows_used = 1;
     fifo_push(&F.pend_head, &F.pend_tail, f);
     F.npend++;
     return VS_OK;

@@ -22,5 +22,13 @@ int sim__natural_cmp(const char *a, const char *b);
 int sim__flow_busy(void);
 int sim__flow_advance(int64_t until);
 void sim__flow_reset(void);
+/* 1 once a flow has been requested since the last reset: until then
+ * sim__flow_busy() is 0, and the engine, which asks after every event,
+ * need not call it. */
+extern int sim__flows_used;
+static inline int sim__flow_pending(void)
+{
+    return sim__flows_used && sim__flow_busy();
+}
 
 #endif
