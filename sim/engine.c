@@ -273,6 +273,10 @@ static struct sim_hent rq_take(void)
     q->last = m;
     q->min_ok = 0;
     q->full &= ~(1ull << (q->min_b - 1));
+    if (from->len == 1) { /* often, with few events queued: it alone */
+        from->len = 0;
+        return from->a[0];
+    }
     for (size_t i = 0; i < from->len; i++) {
         unsigned b = rq_bucket(from->a[i].t, m);
         rq_append(&q->b[b], from->a[i]);
