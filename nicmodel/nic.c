@@ -62,16 +62,6 @@ struct nicm__task {
 
 static inline hw_time_t max_t(hw_time_t a, hw_time_t b) { return a > b ? a : b; }
 
-/* bytes / rate rounded up to a whole picosecond.  A rate is a rounded
- * binary fraction (300 MB/s = 3e-4 B/ps is not exact), so an exact
- * multiple can come out a few ulps above its integer, and ceil() alone
- * would add a picosecond: drop those ulps first. */
-hw_time_t nicm__xfer_time(size_t bytes, double bytes_per_ps)
-{
-    double q = (double)bytes / bytes_per_ps;
-    return (hw_time_t)ceil(q - q * (4 * DBL_EPSILON));
-}
-
 /* ---- The NIC processor ---- */
 
 static struct nicm__task *task_new(struct nicm__node *n, enum task_kind k)

@@ -6,6 +6,8 @@
 #ifndef NICM_NIC_INT_H
 #define NICM_NIC_INT_H
 
+#include <float.h>
+
 #include "nicmodel/nicm.h"
 #include "util/pool.h"
 
@@ -210,6 +212,18 @@ void nicm__fault_log(struct nicm_cluster *cl, const struct nicm__pkt *p,
 /* nic.c */
 void nicm__rx_deliver(struct nicm__node *n, struct nicm__pkt *p,
                       hw_time_t t);
-hw_time_t nicm__xfer_time(size_t bytes, double bytes_per_ps);
+/* bytes / rate rounded up to a whole picosecond.  A rate is a rounded
+ * binary fraction (300 MB/s = 3e-4 B/ps is not exact), so an exact
+ * multiple can come out a few ulps above its integer, and rounding up
+ * alone would add a picosecond: drop those ulps first.  Rounding up by
+ * hand is ceil() for 0 <= q < 2^63 (an integer-valued double converts
+ * exactly), without the library call: this runs a few times a packet. */
+static inline hw_time_t nicm__xfer_time(size_t bytes, double bytes_per_ps)
+{
+    double q = (double)bytes / bytes_per_ps;
+    q -= q * (4 * DBL_EPSILON);
+    hw_time_t i = (hw_time_t)q;
+    return i + ((double)i < q);
+}
 
 #endif
