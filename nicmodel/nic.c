@@ -10,8 +10,6 @@
  * a PIO write for its words.  Bytes move when a transfer completes.
  */
 #include <assert.h>
-#include <float.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
