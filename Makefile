@@ -79,9 +79,14 @@ $(BUILD)/libvmmcsim.so: $(CORE_OBJ) $(CLI_LIB_OBJ)
 	$(CC) $(CFLAGS) -shared -Wl,-soname,libvmmcsim.so -Wl,-Bsymbolic-functions \
 	    $^ -o $@ $(LDLIBS)
 
-$(BUILD)/vmmcsim: $(BUILD)/cli/main.o $(BUILD)/libvmmcsim.so
-	$(CC) $(CFLAGS) $(BUILD)/cli/main.o -o $@ -L$(BUILD) -lvmmcsim \
-	    -Wl,-rpath,'$$ORIGIN' $(LDLIBS)
+# main() and the re-execution that turns off address randomisation only:
+# the simulator is opened with dlopen after it (cli/main.c), so that it is
+# loaded once a run.  libtirpc is loaded at start-up all the same: the
+# sanitizers intercept its xdr functions and look the real ones up when
+# the process starts, and would call NULL if it came later.
+$(BUILD)/vmmcsim: $(BUILD)/cli/main.o $(BUILD)/util/layout.o $(BUILD)/libvmmcsim.so
+	$(CC) $(CFLAGS) $(BUILD)/cli/main.o $(BUILD)/util/layout.o -o $@ -ldl \
+	    -Wl,--no-as-needed $(TIRPC_LIBS)
 
 # The compiler wrapper: builds a C program into what vmmcsim exec runs.
 $(BUILD)/vmmcsim-cc: scripts/vmmcsim-cc.in $(BUILD)/libvmmcsim.so

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "tests/cli/cli_helpers.h"
+#include "tests/cli/exec_helpers.h"
 #include "tests/harness.h"
 #include "tests/suites.h"
 #include "util/layout.h"
@@ -355,6 +356,21 @@ static void test_thp_tunables(void)
     CU_ASSERT_FALSE(vs_thp_tunables("glibc.malloc.arena_max=2", NULL, v, 10));
 }
 
+/* The executable re-executes itself (address randomisation off) before it
+ * opens the simulator, so SimGrid is loaded once a run, not twice (tens of
+ * milliseconds each): the dynamic loader's log, which the re-executed
+ * process inherits, names its loading once. */
+static void test_simulator_loaded_once(void)
+{
+    static char out[1 << 16];
+    int rc = th_sh(out, sizeof out,
+                   "LD_DEBUG=files %s run --dry-run pingpong 2>&1 | "
+                   "grep -c 'file=libsimgrid.*needed by'",
+                   th_vmmcsim());
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_STRING_EQUAL(out, "1\n");
+}
+
 void register_cli_tests(void)
 {
     CU_pSuite s = th_suite("cli");
@@ -381,4 +397,6 @@ void register_cli_tests(void)
     th_add(s, "huge pages asked for unless VMMCSIM_NO_THP or the user's "
               "GLIBC_TUNABLES says otherwise",
            test_thp_tunables);
+    th_add(s, "the simulator is loaded once a run, after the re-execution",
+           test_simulator_loaded_once);
 }
