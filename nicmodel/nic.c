@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
 #include <emmintrin.h>
 #define NT_COPY 1
@@ -23,6 +22,7 @@
 #include "util/err.h"
 #include "util/inv.h"
 #include "util/log.h"
+#include "util/zpages.h"
 
 #define NODE_OF_HOST(h) ((struct nicm__node *)((char *)(h)-offsetof(struct nicm__node, host)))
 #define NODE_OF_NIC(x) ((struct nicm__node *)((char *)(x)-offsetof(struct nicm__node, nic)))
@@ -486,15 +486,11 @@ static void nic_timer_cancel(hw_nic *x, void *timer)
     }
 }
 
-/* SRAM blocks from this size on are mapped on their own, so the pages a
- * firmware never writes (per-peer tables of a large cluster, packet buffers
- * of an idle node) cost no memory; calloc would clear them.  Not under
- * AddressSanitizer, which checks heap blocks only. */
-#if defined(__SANITIZE_ADDRESS__)
-#define SRAM_MMAP_MIN SIZE_MAX
-#else
+/* SRAM blocks from this size on are mapped on their own
+ * (vs_map_zeroed), so the pages a firmware never writes (per-peer tables
+ * of a large cluster, packet buffers of an idle node) cost no memory;
+ * calloc would clear them. */
 #define SRAM_MMAP_MIN (16 * 1024)
-#endif
 
 /* The free list of small SRAM blocks of len bytes (0 < len <=
  * NICM_SRAM_SMALL). */
@@ -510,9 +506,7 @@ static void *nic_sram_alloc(hw_nic *x, size_t len)
         return NULL;
     void *p;
     if (len >= SRAM_MMAP_MIN) {
-        p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED)
+        if (!(p = vs_map_zeroed(len)))
             return NULL;
     } else if (len <= NICM_SRAM_SMALL) {
         /* One a control packet: from a free list, not malloc. */
@@ -539,7 +533,7 @@ static void nic_sram_free(hw_nic *x, void *p, size_t len)
     assert(n->sram_used >= len);
     n->sram_used -= len;
     if (len >= SRAM_MMAP_MIN)
-        munmap(p, len);
+        vs_unmap_zeroed(p, len);
     else if (len <= NICM_SRAM_SMALL)
         vs_pool_put(&n->cl->sram_small[sram_class(len)], p);
     else

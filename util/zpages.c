@@ -18,6 +18,14 @@ static size_t round_pages(size_t size)
 
 #if defined(__SANITIZE_ADDRESS__)
 
+void *vs_map_zeroed(size_t size) { return calloc(1, size ? size : 1); }
+
+void vs_unmap_zeroed(void *p, size_t size)
+{
+    (void)size;
+    free(p);
+}
+
 void *vs_zpages_alloc(size_t size)
 {
     size_t len = round_pages(size);
@@ -34,6 +42,19 @@ void vs_zpages_free(void *p, size_t size)
 }
 
 #else
+
+void *vs_map_zeroed(size_t size)
+{
+    void *p = mmap(NULL, round_pages(size), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void vs_unmap_zeroed(void *p, size_t size)
+{
+    if (p)
+        munmap(p, round_pages(size));
+}
 
 /* A block given back, kept for the next of its size.  The record is not
  * in the block: writing there would make a page that was only read (the

@@ -19,4 +19,12 @@ void *vs_zpages_alloc(size_t size);
 /* Gives back p (NULL: nothing) of the size it was taken with. */
 void vs_zpages_free(void *p, size_t size);
 
+/* size bytes, zeroed, on a mapping of their own with ordinary pages: only
+ * the pages written cost memory, for large blocks written sparsely (a
+ * huge page of the arena above would become memory whole).  A heap block
+ * under AddressSanitizer.  NULL if out of memory. */
+void *vs_map_zeroed(size_t size);
+/* Gives back p (NULL: nothing) of the size it was taken with. */
+void vs_unmap_zeroed(void *p, size_t size);
+
 #endif

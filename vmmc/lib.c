@@ -11,9 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "util/log.h"
+#include "util/zpages.h"
 #include "vmmc/vmmc_int.h"
 
 struct lib_export {
@@ -407,30 +407,8 @@ int vmmc_notify_wait(vmmc_ctx *ctx, struct vmmc_notification *out,
 /* The UTLB table: 1 MiB of address space a process, of which only the
  * pages holding entries become memory (consecutive virtual pages have
  * neighbouring entries, vmmc__utlb_hash): mapped on its own rather than
- * calloc'd from the heap, whose huge pages the kernel would clear whole.
- * Under AddressSanitizer a heap block, so overruns are still caught. */
+ * calloc'd from the heap, whose huge pages the kernel would clear whole. */
 #define UTLB_BYTES (VMMC__UTLB_SLOTS * sizeof(struct vmmc__utlb_entry))
-
-static struct vmmc__utlb_entry *utlb_table_new(void)
-{
-#if defined(__SANITIZE_ADDRESS__)
-    return calloc(VMMC__UTLB_SLOTS, sizeof(struct vmmc__utlb_entry));
-#else
-    void *p = mmap(NULL, UTLB_BYTES, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
-#endif
-}
-
-static void utlb_table_free(struct vmmc__utlb_entry *t)
-{
-#if defined(__SANITIZE_ADDRESS__)
-    free(t);
-#else
-    if (t)
-        munmap(t, UTLB_BYTES);
-#endif
-}
 
 int vmmc_open(vmmc_ctx **out, hw_host *h)
 {
@@ -445,12 +423,12 @@ int vmmc_open(vmmc_ctx **out, hw_host *h)
     ctx->win = ctx->ops->window(h);
     ctx->compl = calloc(VMMC__CMDQ_LEN, sizeof *ctx->compl);
     ctx->notes = calloc(VMMC__NOTIFY_LEN, sizeof *ctx->notes);
-    ctx->utlb = utlb_table_new();
+    ctx->utlb = vs_map_zeroed(UTLB_BYTES);
     if (!ctx->win || !ctx->compl || !ctx->notes || !ctx->utlb) {
         int rc = ctx->win ? VS_ENOMEM : VS_EIO; /* no firmware loaded */
         free(ctx->compl);
         free(ctx->notes);
-        utlb_table_free(ctx->utlb);
+        vs_unmap_zeroed(ctx->utlb, UTLB_BYTES);
         free(ctx);
         return rc;
     }
@@ -468,7 +446,7 @@ int vmmc_open(vmmc_ctx **out, hw_host *h)
     if (rc) {
         free(ctx->compl);
         free(ctx->notes);
-        utlb_table_free(ctx->utlb);
+        vs_unmap_zeroed(ctx->utlb, UTLB_BYTES);
         free(ctx);
         return rc;
     }
@@ -500,7 +478,7 @@ int vmmc_close(vmmc_ctx *ctx)
     free(ctx->notes);
     free(ctx->queue);
     free(ctx->mapped);
-    utlb_table_free(ctx->utlb);
+    vs_unmap_zeroed(ctx->utlb, UTLB_BYTES);
     free(ctx);
     return rc;
 }

@@ -1,6 +1,7 @@
 /*
  * Helpers of util/ the simulator's speed rests on: zeroed huge-page blocks
- * (util/zpages.h) and free lists (util/pool.h).
+ * and blocks on mappings of their own (util/zpages.h), and free lists
+ * (util/pool.h).
  */
 #include <stdint.h>
 #include <string.h>
@@ -54,6 +55,25 @@ static void test_zpages(void)
     vs_zpages_free(fresh, sizes[3]);
 }
 
+/* A block on its own mapping is zeroed, writable to its last byte, and
+ * apart from another; giving back NULL does nothing. */
+static void test_map_zeroed(void)
+{
+    size_t sizes[2] = {1u << 20, 20000};
+    unsigned char *b[2];
+    for (int i = 0; i < 2; i++) {
+        b[i] = vs_map_zeroed(sizes[i]);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(b[i]);
+        CU_ASSERT_TRUE(all_zero(b[i], sizes[i]));
+        memset(b[i], 0x3C, sizes[i]);
+    }
+    CU_ASSERT_TRUE(b[0] + sizes[0] <= b[1] || b[1] + sizes[1] <= b[0]);
+    CU_ASSERT_EQUAL(b[0][sizes[0] - 1], 0x3C);
+    for (int i = 0; i < 2; i++)
+        vs_unmap_zeroed(b[i], sizes[i]);
+    vs_unmap_zeroed(NULL, 10);
+}
+
 /* A pool hands back what it was given (not under ASan, where every block
  * is malloc'd), and vs_pool_get0 clears. */
 static void test_pool(void)
@@ -84,5 +104,7 @@ void register_util_tests(void)
     CU_pSuite s = th_suite("util");
     th_add(s, "zeroed huge-page blocks: aligned, apart, cleared on reuse",
            test_zpages);
+    th_add(s, "blocks on their own mapping: zeroed, writable, apart",
+           test_map_zeroed);
     th_add(s, "free lists hand blocks back, cleared by get0", test_pool);
 }
