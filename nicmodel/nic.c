@@ -231,15 +231,17 @@ struct dma_req {
 
 static void dma_begin(struct nicm__node *n);
 
-/* The bytes of a host-DMA into host memory.  Large ones are written with
- * non-temporal stores: like the DMA engine they stand for, they do not go
- * through the simulator's caches, where the data, which the program reads
- * later if ever, would push out the state of the nodes the next events
- * work on (a large cluster's host memory is far larger than the cache). */
-static void copy_to_host(void *dst, const void *src, size_t len)
+/* The bytes of a host-DMA into host memory.  In a large cluster (nt set)
+ * large ones are written with non-temporal stores: like the DMA engine
+ * they stand for, they do not go through the simulator's caches, where the
+ * data, which the program reads later if ever, would push out the state of
+ * the nodes the next events work on (a large cluster's host memory is far
+ * larger than the cache).  A small cluster's state and buffers fit in the
+ * cache, and plain stores are faster there (docs/speed.md). */
+static void copy_to_host(int nt, void *dst, const void *src, size_t len)
 {
 #ifdef NT_COPY
-    if (len >= 1024) {
+    if (nt && len >= 1024) {
         unsigned char *d = dst;
         const unsigned char *sp = src;
         size_t head = (16 - ((uintptr_t)d & 15)) & 15;
@@ -261,6 +263,8 @@ static void copy_to_host(void *dst, const void *src, size_t len)
         memcpy(d, sp, len);
         return;
     }
+#else
+    (void)nt;
 #endif
     memcpy(dst, src, len);
 }
@@ -273,7 +277,7 @@ static void dma_complete(void *arg)
     if (r->next)
         __builtin_prefetch(r->next);
     if (r->dir == HW_DMA_TO_HOST) {
-        copy_to_host(r->host, r->sram, r->len);
+        copy_to_host(n->cl->nt_to_host, r->host, r->sram, r->len);
         host_memory_written(n, r->host, r->len);
     } else {
         memcpy(r->sram, r->host, r->len);
@@ -738,6 +742,7 @@ int nicm_cluster_create(nicm_cluster **out, const struct nicm_profile *prof,
         vs_pool_init(&cl->sram_small[i], (i + 1) * NICM_SRAM_CLASS);
     cl->topo = *topo;
     cl->nnodes = topo->nnodes;
+    cl->nt_to_host = cl->nnodes >= NICM_NT_MIN_NODES;
     /* Cache-line aligned, as the type asks (and a node's first lines hold
      * what events touch). */
     size_t nodes_bytes = (size_t)cl->nnodes * sizeof *cl->nodes;

@@ -131,6 +131,10 @@ struct nicm_cluster {
     FILE *tl; /* --timeline (timeline.c), or NULL */
     int flow; /* --fabric flow: packets cross as SimGrid flows (flow.c) */
     int fb_ready; /* fabric.c set up its finite-buffer state */
+    /* Large host-DMAs into host memory bypass the simulator's caches
+     * (copy_to_host in nic.c): from NICM_NT_MIN_NODES nodes on. */
+#define NICM_NT_MIN_NODES 32
+    int nt_to_host;
 };
 
 /* A packet on the wire; data[] is what the firmware sees in its receive
