@@ -371,6 +371,47 @@ static void test_simulator_loaded_once(void)
     CU_ASSERT_STRING_EQUAL(out, "1\n");
 }
 
+/* The README's example of `make run` is what the simulator prints: every
+ * line of that block but "..." is a line of `vmmcsim run pingpong`'s
+ * output (the figures drift with calibration changes otherwise). */
+static void test_readme_example(void)
+{
+    char *readme = th_read_file("README.md");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(readme);
+    static const char first[] =
+        "vmmcsim pingpong on configs/myrinet-2.xml, profile "
+        "configs/myrinet.ini, seed 1\n";
+    char *block = strstr(readme, first);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(block);
+    char *end = strstr(block, "```");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(end);
+    *end = 0;
+    static struct cli_result r;
+    run_cli(&r, "run", "pingpong", (char *)NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    int checked = 0;
+    for (char *line = block, *nl; *line; line = nl + 1) {
+        nl = strchr(line, '\n');
+        if (!nl)
+            break;
+        *nl = 0;
+        if (!*line || !strcmp(line + strspn(line, " "), "..."))
+            continue;
+        /* the whole line, at the start of a line of the output */
+        int found = 0;
+        size_t n = strlen(line);
+        for (const char *p = r.out; (p = strstr(p, line)); p++)
+            if ((p == r.out || p[-1] == '\n') && (p[n] == '\n' || !p[n]))
+                found = 1;
+        if (!found)
+            fprintf(stderr, "README.md line not in the output: '%s'\n", line);
+        CU_ASSERT(found);
+        checked++;
+    }
+    CU_ASSERT(checked >= 4);
+    free(readme);
+}
+
 void register_cli_tests(void)
 {
     CU_pSuite s = th_suite("cli");
@@ -399,4 +440,6 @@ void register_cli_tests(void)
            test_thp_tunables);
     th_add(s, "the simulator is loaded once a run, after the re-execution",
            test_simulator_loaded_once);
+    th_add(s, "the README's example output is what run pingpong prints",
+           test_readme_example);
 }
