@@ -13,7 +13,7 @@
 #include "util/err.h"
 #include "util/ini.h"
 
-enum kind { K_NS, K_MBPS, K_U32, K_U64, K_DOUBLE };
+enum kind { K_NS, K_MBPS, K_U32, K_U64, K_DOUBLE, K_NAME };
 
 struct key {
     const char *section, *name;
@@ -58,6 +58,7 @@ static const struct key keys[] = {
      1},
     {"reference", "latency_us", K_DOUBLE, F(ref_latency_us), 0, 1e9, 1},
     {"reference", "bandwidth_MBps", K_DOUBLE, F(ref_bandwidth_MBps), 0, 1e9, 1},
+    {"reference", "platform", K_NAME, F(ref_platform), 0, 0, 1},
     {"faults", "drop", K_DOUBLE, F(fault_drop), 0, 1, 1},
     {"faults", "corrupt", K_DOUBLE, F(fault_corrupt), 0, 1, 1},
     {"faults", "dup", K_DOUBLE, F(fault_dup), 0, 1, 1},
@@ -98,6 +99,18 @@ static int on_key(void *arg, const char *section, const char *name,
         return VS_ECONFIG;
     }
     ld->seen[i] = line;
+    if (k->kind == K_NAME) { /* a file name, as the command line gives it */
+        size_t n = strlen(value);
+        if (!n || n >= NICM_REF_PLATFORM_MAX || strchr(value, '/')) {
+            snprintf(err, errlen, "%s:%d: [%s] %s: '%s' is not a file name "
+                                  "(no directory, 1 to %d characters)",
+                     ld->path, line, section, name, value,
+                     NICM_REF_PLATFORM_MAX - 1);
+            return VS_ECONFIG;
+        }
+        memcpy((char *)ld->p + k->off, value, n + 1);
+        return VS_OK;
+    }
     char *end;
     errno = 0;
     double v = strtod(value, &end);
@@ -132,6 +145,8 @@ static int on_key(void *arg, const char *section, const char *name,
         break;
     case K_DOUBLE:
         *(double *)dst = v;
+        break;
+    case K_NAME: /* above */
         break;
     }
     return VS_OK;

@@ -47,9 +47,12 @@ struct nicm_profile {
     hw_time_t switch_delay; /* cut-through routing delay per switch */
     /* optional: bytes of buffer per switch output port (0: unlimited) */
     uint64_t switch_buffer;
-    /* [reference] optional published figures to compare with (0: none) */
+    /* [reference] optional published figures to compare with (0: none),
+     * and the file name of the platform they were measured on ("": any) */
     double ref_latency_us;
     double ref_bandwidth_MBps;
+#define NICM_REF_PLATFORM_MAX 64
+    char ref_platform[NICM_REF_PLATFORM_MAX];
     /* [faults] optional fault injection (nicm_set_faults; 0: none), applied
      * by the cluster runner with the run's seed */
     double fault_drop, fault_corrupt, fault_dup, fault_reorder;

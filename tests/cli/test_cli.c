@@ -9,6 +9,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <CUnit/CUnit.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -412,6 +413,31 @@ static void test_readme_example(void)
     free(readme);
 }
 
+/* The profile's published figures are compared (in %) only on the
+ * platform they were measured on ([reference] platform); elsewhere they
+ * are shown next to the simulated one, naming that platform. */
+static void test_reference_other_platform(void)
+{
+    static struct cli_result r;
+    run_cli(&r, "run", "--platform", "configs/myrinet-8.xml", "pingpong",
+            "--sizes", "4", "--iters", "2", (char *)NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    TH_EXPECT_HAS(r.out, "us (published 9.80 us, on myrinet-2.xml)\n");
+    CU_ASSERT(strstr(r.out, "%)") == NULL);
+    run_cli(&r, "run", "--platform", "configs/myrinet-8.xml", "bandwidth",
+            "--sizes", "64K", "--count", "4", (char *)NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    TH_EXPECT_HAS(r.out, " B; published 108.4 MB/s, on myrinet-2.xml)\n");
+    CU_ASSERT(strstr(r.out, "%)") == NULL);
+    /* the same platform by another path: compared */
+    char path[PATH_MAX];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(realpath("configs/myrinet-2.xml", path));
+    run_cli(&r, "run", "--platform", path, "pingpong", "--sizes", "4",
+            "--iters", "2", (char *)NULL);
+    CU_ASSERT_EQUAL(r.status, 0);
+    TH_EXPECT_HAS(r.out, "us, published 9.80 us (");
+}
+
 void register_cli_tests(void)
 {
     CU_pSuite s = th_suite("cli");
@@ -442,4 +468,6 @@ void register_cli_tests(void)
            test_simulator_loaded_once);
     th_add(s, "the README's example output is what run pingpong prints",
            test_readme_example);
+    th_add(s, "published figures compared only on their platform",
+           test_reference_other_platform);
 }

@@ -161,6 +161,7 @@ static void test_shipped_loads(void)
     /* [reference] */
     CU_ASSERT_DOUBLE_EQUAL(p.ref_latency_us, 9.8, 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(p.ref_bandwidth_MBps, 108.4, 1e-12);
+    CU_ASSERT_STRING_EQUAL(p.ref_platform, "myrinet-2.xml");
 }
 
 /* Loads the shipped profile with one line replaced; expects success. */
@@ -202,11 +203,39 @@ static void test_reference_optional(void)
     char *t = edited("latency_us", "");
     char *t2 =
         th_edit_line(t, th_find_line(t, "bandwidth_MBps", 1), "# gone");
-    EXPECT_OK(load_text(t2, path, &p, err, sizeof err), err);
+    char *t3 = th_edit_line(t2, th_find_line(t2, "platform", 1), "# gone");
+    EXPECT_OK(load_text(t3, path, &p, err, sizeof err), err);
     CU_ASSERT_DOUBLE_EQUAL(p.ref_latency_us, 0.0, 0.0);
     CU_ASSERT_DOUBLE_EQUAL(p.ref_bandwidth_MBps, 0.0, 0.0);
+    CU_ASSERT_STRING_EQUAL(p.ref_platform, "");
     free(t);
     free(t2);
+    free(t3);
+}
+
+/* [reference] platform is a file name (the figures are compared only on
+ * the platform of that name): a path, an empty value or one too long for
+ * it are refused on their line. */
+static void test_reference_platform_name(void)
+{
+    BAD_VALUE("platform", "configs/myrinet-2.xml",
+              "[reference] platform: 'configs/myrinet-2.xml' is not a file "
+              "name");
+    bad_edit("platform", "platform =", "platform",
+             "[reference] platform: '' is not a file name", NULL, __LINE__);
+    char name[NICM_REF_PLATFORM_MAX + 1], what[160];
+    memset(name, 'x', sizeof name - 1);
+    name[sizeof name - 1] = 0;
+    snprintf(what, sizeof what, "[reference] platform: '%s' is not a file "
+                                "name", name);
+    BAD_VALUE("platform", name, what);
+    /* the longest that fits */
+    name[NICM_REF_PLATFORM_MAX - 1] = 0;
+    struct nicm_profile p;
+    char line[128];
+    snprintf(line, sizeof line, "platform = %s", name);
+    load_edited("platform", line, &p, __LINE__);
+    CU_ASSERT_STRING_EQUAL(p.ref_platform, name);
 }
 
 /* The upper bound of a range is allowed, one past it is not. */
@@ -336,6 +365,8 @@ void register_profile_tests(void)
            test_shipped_loads);
     th_add(s, "other values convert too", test_conversions);
     th_add(s, "[reference] keys are optional", test_reference_optional);
+    th_add(s, "[reference] platform is a file name",
+           test_reference_platform_name);
     th_add(s, "range bounds are inclusive", test_range_bounds);
     th_add(s, "unknown key", test_unknown_key);
     th_add(s, "unknown section", test_unknown_section);
