@@ -410,6 +410,16 @@ int vmmc_notify_wait(vmmc_ctx *ctx, struct vmmc_notification *out,
  * calloc'd from the heap, whose huge pages the kernel would clear whole. */
 #define UTLB_BYTES (VMMC__UTLB_SLOTS * sizeof(struct vmmc__utlb_entry))
 
+/* len bytes, cleared, on whole pages (free() gives them back). */
+static void *page_calloc(size_t len)
+{
+    size_t rounded = (len + 4095) / 4096 * 4096;
+    void *p = aligned_alloc(4096, rounded ? rounded : 4096);
+    if (p)
+        memset(p, 0, rounded ? rounded : 4096);
+    return p;
+}
+
 int vmmc_open(vmmc_ctx **out, hw_host *h)
 {
     if (!out || !h || !h->ops)
@@ -421,8 +431,10 @@ int vmmc_open(vmmc_ctx **out, hw_host *h)
     ctx->h = h;
     ctx->ops = h->ops;
     ctx->win = ctx->ops->window(h);
-    ctx->compl = calloc(VMMC__CMDQ_LEN, sizeof *ctx->compl);
-    ctx->notes = calloc(VMMC__NOTIFY_LEN, sizeof *ctx->notes);
+    /* The NIC writes these by DMA, split at pages: page aligned, so that a
+     * record never spans two whatever the heap did before. */
+    ctx->compl = page_calloc(VMMC__CMDQ_LEN * sizeof *ctx->compl);
+    ctx->notes = page_calloc(VMMC__NOTIFY_LEN * sizeof *ctx->notes);
     ctx->utlb = vs_map_zeroed(UTLB_BYTES);
     if (!ctx->win || !ctx->compl || !ctx->notes || !ctx->utlb) {
         int rc = ctx->win ? VS_ENOMEM : VS_EIO; /* no firmware loaded */

@@ -11,11 +11,16 @@
  * vr's parent is vr with its lowest set bit cleared, its children are
  * vr + 2^k for every 2^k below that bit, and vr's subtree covers relative
  * ranks [vr, vr + min(lowbit(vr), size - vr)).
+ *
+ * Staging buffers, which large steps send from or land in by VMMC, come
+ * from the deterministic heap (util/dheap.h): their place within a page,
+ * which the transfers' cost depends on, is the same in every run.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "libs/msg/msg_int.h"
+#include "util/dheap.h"
 
 #define NONE (-2) /* no send or no receive in a step */
 
@@ -202,8 +207,8 @@ int msg_reduce(msg_ctx *ctx, const void *sbuf, void *rbuf, size_t count,
                     NONE, tag);
     /* acc holds the combination of relative ranks [vr, vr + m) so far;
      * a child's data (the ranks after) is always the right operand. */
-    unsigned char *acc = vr ? malloc(bytes) : rbuf;
-    unsigned char *tmp = malloc(bytes);
+    unsigned char *acc = vr ? vs_dheap_alloc(bytes) : rbuf;
+    unsigned char *tmp = vs_dheap_alloc(bytes);
     if (!acc || !tmp) {
         rc = msg__fail(ctx, VS_ENOMEM, "msg_reduce: %zu bytes", bytes);
         goto out;
@@ -226,8 +231,8 @@ int msg_reduce(msg_ctx *ctx, const void *sbuf, void *rbuf, size_t count,
     }
 out:
     if (acc != rbuf)
-        free(acc);
-    free(tmp);
+        vs_dheap_free(acc);
+    vs_dheap_free(tmp);
     return rc;
 }
 
@@ -255,7 +260,7 @@ int msg_allreduce(msg_ctx *ctx, const void *sbuf, void *rbuf, size_t count,
     copy(ctx, rbuf, sbuf, bytes);
     if (n == 1)
         return VS_OK;
-    unsigned char *tmp = malloc(bytes);
+    unsigned char *tmp = vs_dheap_alloc(bytes);
     if (!tmp)
         return msg__fail(ctx, VS_ENOMEM, "msg_allreduce: %zu bytes", bytes);
     /* Recursive doubling runs on a power of two, pof2, of the ranks.  With
@@ -287,7 +292,7 @@ int msg_allreduce(msg_ctx *ctx, const void *sbuf, void *rbuf, size_t count,
     if (!rc && r < 2 * rem)
         rc = r & 1 ? step(ctx, rbuf, bytes, r - 1, NULL, 0, NONE, tag)
                    : step(ctx, NULL, 0, NONE, rbuf, bytes, r + 1, tag);
-    free(tmp);
+    vs_dheap_free(tmp);
     return rc;
 }
 
@@ -318,7 +323,7 @@ int msg_gather(msg_ctx *ctx, const void *sbuf, size_t len, void *rbuf, int root)
                     NULL, 0, NONE, tag);
     /* tmp holds the blocks of relative ranks [vr, vr + sub) in order; at
      * root 0 that is rbuf itself. */
-    unsigned char *tmp = !vr && !root ? rbuf : malloc(sub * len);
+    unsigned char *tmp = !vr && !root ? rbuf : vs_dheap_alloc(sub * len);
     if (!tmp)
         return msg__fail(ctx, VS_ENOMEM, "msg_gather: %zu bytes", sub * len);
     copy(ctx, tmp, sbuf, len);
@@ -340,7 +345,7 @@ int msg_gather(msg_ctx *ctx, const void *sbuf, size_t len, void *rbuf, int root)
                  (unsigned char *)rbuf + (size_t)abs_rank(ctx, i, root) * len,
                  tmp + (size_t)i * len, len);
     if (tmp != rbuf)
-        free(tmp);
+        vs_dheap_free(tmp);
     return rc;
 }
 
@@ -372,7 +377,7 @@ int msg_scatter(msg_ctx *ctx, const void *sbuf, size_t len, void *rbuf,
         tmp = sbuf;
     } else if (sub == 1) {
         tmp = rbuf; /* a leaf receives straight into place */
-    } else if (!(own = malloc(sub * len))) {
+    } else if (!(own = vs_dheap_alloc(sub * len))) {
         return msg__fail(ctx, VS_ENOMEM, "msg_scatter: %zu bytes", sub * len);
     } else {
         tmp = own;
@@ -398,7 +403,7 @@ int msg_scatter(msg_ctx *ctx, const void *sbuf, size_t len, void *rbuf,
     rc = rc ? rc : rc2;
     if (!rc)
         copy(ctx, rbuf, tmp, len);
-    free(own);
+    vs_dheap_free(own);
     return rc;
 }
 
@@ -424,7 +429,7 @@ int msg_allgather(msg_ctx *ctx, const void *sbuf, size_t len, void *rbuf)
         return VS_OK;
     /* Bruck: after the step at distance d, tmp holds the blocks of ranks
      * r .. r + 2d - 1 (mod size), in that order. */
-    unsigned char *tmp = malloc((size_t)n * len);
+    unsigned char *tmp = vs_dheap_alloc((size_t)n * len);
     if (!tmp)
         return msg__fail(ctx, VS_ENOMEM, "msg_allgather: %zu bytes",
                          (size_t)n * len);
@@ -437,7 +442,7 @@ int msg_allgather(msg_ctx *ctx, const void *sbuf, size_t len, void *rbuf)
     for (int i = 0; i < n && !rc; i++)
         copy(ctx, (unsigned char *)rbuf + (size_t)((r + i) % n) * len,
              tmp + (size_t)i * len, len);
-    free(tmp);
+    vs_dheap_free(tmp);
     return rc;
 }
 

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "libs/msg/msg_int.h"
+#include "util/dheap.h"
 
 /* A peer that has not exported its ring yet is retried this often, up to
  * about a second of simulated time. */
@@ -465,7 +466,8 @@ static int setup(msg_ctx *c)
     /* Whole pages, so what is measured does not depend on malloc. */
     c->ring = aligned_alloc(4096, round_up(c->ring_len, 4096));
     c->stage = aligned_alloc(4096, round_up(stage_len, 4096));
-    c->words = aligned_alloc(64, round_up((size_t)(n + 1) * 4, 64));
+    /* VMMC sends from it: on pages of its own (util/dheap.h). */
+    c->words = vs_dheap_pages((size_t)(n + 1) * 4);
     c->peers = calloc((size_t)n, sizeof *c->peers);
     if (!c->ring || !c->stage || !c->words || !c->peers)
         return msg__fail(c, VS_ENOMEM, "msg_init: %zu bytes of rings",
@@ -652,7 +654,7 @@ static void destroy(msg_ctx *c)
     free(c->peers);
     free(c->ring);
     free(c->stage);
-    free(c->words);
+    vs_dheap_free(c->words);
     free(c);
 }
 

@@ -11,6 +11,7 @@
 
 #include "libs/node/node.h"
 #include "libs/rpc/rpc_int.h"
+#include "util/dheap.h"
 
 /* A server not yet exported is retried this often. */
 #define IMPORT_RETRY (20 * HW_US)
@@ -96,9 +97,9 @@ static void node_end_hook(void *arg)
                     vmmc_wait(n->vc, &l->req[k]);
             if (l->imported)
                 vmmc_unimport(n->vc, l->imp);
-            free(l->stage);
+            vs_dheap_free(l->stage);
         }
-        free(n->links[role]);
+        vs_dheap_free(n->links[role]);
         if (n->area[role]) {
             vmmc_unexport(n->vc, role ? VRPC_ID_CLI : VRPC_ID_SRV);
             free(n->area[role]);
@@ -140,12 +141,18 @@ struct vrpc__node *vrpc__self(void)
     n->area_len =
         words_len(h->nnodes) + (size_t)h->nnodes * VRPC_RING * VRPC_SLOT;
     n->vc = node_vmmc(NULL);
-    for (int role = 0; n->vc && role < 2; role++)
-        n->links[role] = calloc((size_t)h->nnodes, sizeof *n->links[role]);
+    /* The links (their credit words) and the staging slots are sent from
+     * by VMMC: on pages of their own (util/dheap.h), so what that costs
+     * does not depend on the heap. */
+    for (int role = 0; n->vc && role < 2; role++) {
+        size_t len = (size_t)h->nnodes * sizeof *n->links[role];
+        if ((n->links[role] = vs_dheap_pages(len)))
+            memset(n->links[role], 0, len);
+    }
     if (!n->vc || !n->links[0] || !n->links[1] ||
         node_at_end(node_end_hook, n)) {
-        free(n->links[0]);
-        free(n->links[1]);
+        vs_dheap_free(n->links[0]);
+        vs_dheap_free(n->links[1]);
         free(n);
         return NULL;
     }
@@ -212,7 +219,7 @@ int vrpc__link(struct vrpc__node *n, int role, int peer, hw_time_t retry_for,
                           "(not libs/rpc's, or another node count)",
                           id, peer, len, n->area_len);
     }
-    if (!l->stage && !(l->stage = malloc(VRPC_RING * VRPC_SLOT))) {
+    if (!l->stage && !(l->stage = vs_dheap_pages(VRPC_RING * VRPC_SLOT))) {
         vmmc_unimport(n->vc, l->imp);
         return vrpc__fail(n, VS_ENOMEM, "vrpc: link buffers");
     }

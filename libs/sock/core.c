@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "libs/sock/sock_int.h"
+#include "util/dheap.h"
 
 static struct {
     struct sk_node **nodes;
@@ -129,22 +130,26 @@ static void free_node(struct sk_node *n)
     free(n->imp);
     free(n->inb_next);
     free(n->inb_reported);
-    free(n->inb_stage);
+    vs_dheap_free(n->inb_stage);
     free(n->inb_req);
     free(n->inb_busy);
     free(n->ctl_sent);
     free(n->ctl_cred_seen);
-    free(n->ctl_stage);
+    vs_dheap_free(n->ctl_stage);
     free(n->ctl_req);
     free(n->ctl_busy);
-    free(n);
+    vs_dheap_free(n);
 }
 
 static struct sk_node *make_node(hw_host *h, vmmc_ctx *vc, int *err)
 {
-    struct sk_node *n = calloc(1, sizeof *n);
+    /* The node (its connections' credit words), the inbox credits and the
+     * control records are sent from by VMMC: on pages of their own
+     * (util/dheap.h), so what that costs does not depend on the heap. */
+    struct sk_node *n = vs_dheap_pages(sizeof *n);
     if (!n)
         goto nomem;
+    memset(n, 0, sizeof *n);
     n->h = h;
     n->vc = vc;
     n->me = h->node;
@@ -159,12 +164,12 @@ static struct sk_node *make_node(hw_host *h, vmmc_ctx *vc, int *err)
     n->zc_imp_gen = calloc(nn, sizeof *n->zc_imp_gen);
     n->inb_next = calloc(nn, sizeof *n->inb_next);
     n->inb_reported = calloc(nn, sizeof *n->inb_reported);
-    n->inb_stage = calloc(nn, sizeof *n->inb_stage);
+    n->inb_stage = vs_dheap_pages(nn * sizeof *n->inb_stage);
     n->inb_req = calloc(nn, sizeof *n->inb_req);
     n->inb_busy = calloc(nn, 1);
     n->ctl_sent = calloc(nn, sizeof *n->ctl_sent);
     n->ctl_cred_seen = calloc(nn, sizeof *n->ctl_cred_seen);
-    n->ctl_stage = aligned_alloc(64, nn * SK_INB * sizeof *n->ctl_stage);
+    n->ctl_stage = vs_dheap_pages(nn * SK_INB * sizeof *n->ctl_stage);
     n->ctl_req = calloc(nn * SK_INB, sizeof *n->ctl_req);
     n->ctl_busy = calloc(nn * SK_INB, 1);
     if (!n->area || !n->zc_zone || !n->imp || !n->zc_imp || !n->zc_imp_gen ||
@@ -174,6 +179,7 @@ static struct sk_node *make_node(hw_host *h, vmmc_ctx *vc, int *err)
         goto nomem;
     memset(n->area, 0, n->area_len);
     memset(n->ctl_stage, 0, nn * SK_INB * sizeof *n->ctl_stage);
+    memset(n->inb_stage, 0, nn * sizeof *n->inb_stage);
     for (size_t i = 0; i < nn; i++)
         n->imp[i] = n->zc_imp[i] = -1;
     for (int c = 0; c < SK_MAXCONN; c++)

@@ -24,6 +24,7 @@
 
 #include "libs/node/node.h"
 #include "libs/svm/svm_int.h"
+#include "util/dheap.h"
 
 static size_t off_flag(int i)
 {
@@ -51,19 +52,22 @@ int svm__comm_open(struct svm_node *s)
 {
     int n = s->n;
     s->ctrl_len = off_mbox(s, n);
-    s->ctrl = aligned_alloc(64, s->ctrl_len);
+    /* VMMC reads and writes these: on pages of their own (util/dheap.h) */
+    s->ctrl = vs_dheap_pages(s->ctrl_len);
     s->imp_home = calloc((size_t)n, sizeof *s->imp_home);
     s->imp_ctrl = calloc((size_t)n, sizeof *s->imp_ctrl);
     s->sent = calloc((size_t)n, sizeof *s->sent);
     s->consumed = calloc((size_t)n, sizeof *s->consumed);
-    s->flagval = calloc((size_t)n, sizeof *s->flagval);
-    s->ackval = calloc((size_t)n, sizeof *s->ackval);
+    s->flagval = vs_dheap_pages((size_t)n * sizeof *s->flagval);
+    s->ackval = vs_dheap_pages((size_t)n * sizeof *s->ackval);
     s->qhead = calloc((size_t)n, sizeof *s->qhead);
     s->qtail = calloc((size_t)n, sizeof *s->qtail);
     if (!s->ctrl || !s->imp_home || !s->imp_ctrl || !s->sent || !s->consumed ||
         !s->flagval || !s->ackval || !s->qhead || !s->qtail)
         return svm__err(s, VS_ENOMEM, "svm_init: out of memory");
     memset(s->ctrl, 0, s->ctrl_len);
+    memset(s->flagval, 0, (size_t)n * sizeof *s->flagval);
+    memset(s->ackval, 0, (size_t)n * sizeof *s->ackval);
     for (int i = 0; i < n; i++)
         s->imp_home[i] = s->imp_ctrl[i] = -1;
 
@@ -123,7 +127,7 @@ static void free_queue(struct svm__msg *m)
 {
     while (m) {
         struct svm__msg *next = m->next;
-        free(m);
+        vs_dheap_free(m);
         m = next;
     }
 }
@@ -144,20 +148,23 @@ void svm__comm_close(struct svm_node *s)
     for (int i = 0; s->qhead && i < s->n; i++)
         free_queue(s->qhead[i]);
     free_queue(s->self_head);
-    free(s->ctrl);
+    vs_dheap_free(s->ctrl);
     free(s->imp_home);
     free(s->imp_ctrl);
     free(s->sent);
     free(s->consumed);
-    free(s->flagval);
-    free(s->ackval);
+    vs_dheap_free(s->flagval);
+    vs_dheap_free(s->ackval);
     free(s->qhead);
     free(s->qtail);
 }
 
+/* Messages are sent from where they are built: from the deterministic heap,
+ * so that the pages a message spans, which the send's cost depends on, are
+ * the same in every run (util/dheap.h). */
 struct svm__msg *svm__msg_new(uint32_t type, size_t cap)
 {
-    struct svm__msg *m = malloc(sizeof *m + cap);
+    struct svm__msg *m = vs_dheap_alloc(sizeof *m + cap);
     if (m)
         *m = (struct svm__msg){.h = {.type = type}};
     return m;
@@ -223,7 +230,7 @@ static int pump(struct svm_node *s)
             s->qhead[d] = m->next;
             if (!s->qhead[d])
                 s->qtail[d] = NULL;
-            free(m);
+            vs_dheap_free(m);
         }
     }
     return VS_OK;
@@ -253,7 +260,7 @@ static int service(struct svm_node *s)
         if (!s->self_head)
             s->self_tail = NULL;
         svm__handle(s, s->me, &m->h, (const uint8_t *)(m + 1));
-        free(m);
+        vs_dheap_free(m);
     }
     return VS_OK;
 }

@@ -1,12 +1,14 @@
 /*
  * Helpers of util/ the simulator's speed rests on: zeroed huge-page blocks
- * and blocks on mappings of their own (util/zpages.h), and free lists
- * (util/pool.h).
+ * and blocks on mappings of their own (util/zpages.h), free lists
+ * (util/pool.h); and the deterministic heap (util/dheap.h).
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tests/harness.h"
+#include "util/dheap.h"
 #include "util/pool.h"
 #include "util/zpages.h"
 
@@ -98,6 +100,60 @@ static void test_pool(void)
     CU_ASSERT_PTR_NULL(p.free);
 }
 
+/* The deterministic heap: blocks aligned as documented, writable whole and
+ * apart; and a sequence of requests gets the same blocks back after they
+ * were given back, whatever the C library's heap did meanwhile (which is
+ * what keeps the libraries' buffers in the same place in their pages from
+ * one environment to another). */
+static void test_dheap(void)
+{
+    static const size_t sizes[] = {1,    16,   17,   100,   1024,  1025,
+                                   4080, 4081, 9000, 65536, 1 << 20,
+                                   3 << 20};
+    enum { N = sizeof sizes / sizeof sizes[0] };
+    void *a[N], *b[N], *pg[3];
+    for (int i = 0; i < N; i++) {
+        a[i] = vs_dheap_alloc(sizes[i]);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(a[i]);
+        CU_ASSERT_EQUAL((uintptr_t)a[i] % 16, 0);
+        memset(a[i], 0x40 + i, sizes[i]);
+    }
+    for (int i = 0; i < N; i++) /* nothing overwrote another block */
+        for (size_t k = 0; k < sizes[i]; k += 509)
+            CU_ASSERT_EQUAL(((unsigned char *)a[i])[k], 0x40 + i);
+    /* above 1 KiB: 16 bytes into a page of its own */
+    CU_ASSERT_EQUAL((uintptr_t)a[5] % 4096, 16);
+    CU_ASSERT_EQUAL((uintptr_t)a[8] % 4096, 16);
+    CU_ASSERT_EQUAL((uintptr_t)a[11] % 4096, 16);
+    static const size_t psizes[] = {4, 4097, 2 << 20};
+    for (int i = 0; i < 3; i++) {
+        pg[i] = vs_dheap_pages(psizes[i]);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(pg[i]);
+        CU_ASSERT_EQUAL((uintptr_t)pg[i] % 4096, 0);
+        memset(pg[i], 0x7f, psizes[i]);
+    }
+    for (int i = N - 1; i >= 0; i--)
+        vs_dheap_free(a[i]);
+    void *noise[64];
+    for (int i = 0; i < 64; i++)
+        noise[i] = malloc((size_t)(i * 37 + 1));
+    for (int i = 0; i < N; i++)
+        b[i] = vs_dheap_alloc(sizes[i]);
+#if !defined(__SANITIZE_ADDRESS__)
+    /* Small and page-run blocks come back as they were (mappings of their
+     * own, from 1 MiB on, are new). */
+    for (int i = 0; i < N - 2; i++)
+        CU_ASSERT_PTR_EQUAL(b[i], a[i]);
+#endif
+    for (int i = 0; i < N; i++)
+        vs_dheap_free(b[i]);
+    for (int i = 0; i < 3; i++)
+        vs_dheap_free(pg[i]);
+    for (int i = 0; i < 64; i++)
+        free(noise[i]);
+    vs_dheap_free(NULL);
+}
+
 void register_util_tests(void);
 void register_util_tests(void)
 {
@@ -107,4 +163,6 @@ void register_util_tests(void)
     th_add(s, "blocks on their own mapping: zeroed, writable, apart",
            test_map_zeroed);
     th_add(s, "free lists hand blocks back, cleared by get0", test_pool);
+    th_add(s, "deterministic heap: aligned, apart, the same blocks again",
+           test_dheap);
 }
