@@ -95,12 +95,14 @@ static char *cut(struct run *r, size_t len, size_t align)
     return at;
 }
 
-static void *block(char *base, uint64_t size, enum kind k)
+/* The block whose data starts lead bytes into base (its header just
+ * before), of size usable bytes. */
+static void *block(char *base, size_t lead, uint64_t size, enum kind k)
 {
-    struct hdr *h = (struct hdr *)base;
+    struct hdr *h = (struct hdr *)(base + lead - HDR);
     h->size = size;
     h->magic = MAGIC + k;
-    return base + HDR;
+    return base + lead;
 }
 
 static enum kind kind_of(const void *p)
@@ -109,40 +111,43 @@ static enum kind kind_of(const void *p)
     return m > MAGIC && m <= MAGIC + K_PAGES_BIG ? (enum kind)(m - MAGIC) : 0;
 }
 
+/* The first block of a free list, or else a new one: len bytes cut from
+ * run r at align, its data lead bytes in. */
+static void *take(void **list, struct run *r, size_t len, size_t align,
+                  size_t lead, enum kind k)
+{
+    pthread_mutex_lock(&H.lock);
+    void *p = *list;
+    if (p) {
+        memcpy(list, p, sizeof p);
+    } else {
+        char *b = cut(r, len, align);
+        p = b ? block(b, lead, len - lead, k) : NULL;
+    }
+    pthread_mutex_unlock(&H.lock);
+    return p;
+}
+
+/* A block on a mapping of len bytes of its own, its data lead bytes in. */
+static void *own_mapping(size_t len, size_t lead, enum kind k)
+{
+    char *b = map(len);
+    return b ? block(b, lead, len - lead, k) : NULL;
+}
+
 void *vs_dheap_alloc(size_t size)
 {
     if (size > SIZE_MAX - PAGE - HDR)
         return NULL;
     size_t need = size ? (size + 15) / 16 * 16 : 16;
-    if (need <= SMALL_MAX) {
-        unsigned c = (unsigned)(need / 16 - 1);
-        pthread_mutex_lock(&H.lock);
-        void *p = H.free_small[c];
-        if (p) {
-            memcpy(&H.free_small[c], p, sizeof(void *));
-        } else {
-            char *b = cut(&H.small, HDR + need, 16);
-            p = b ? block(b, need, K_SMALL) : NULL;
-        }
-        pthread_mutex_unlock(&H.lock);
-        return p;
-    }
+    if (need <= SMALL_MAX)
+        return take(&H.free_small[need / 16 - 1], &H.small, HDR + need, 16,
+                    HDR, K_SMALL);
     size_t len = (need + HDR + PAGE - 1) / PAGE * PAGE;
-    if (len >= BIG) {
-        char *b = map(len);
-        return b ? block(b, len - HDR, K_BIG) : NULL;
-    }
-    size_t pages = len / PAGE;
-    pthread_mutex_lock(&H.lock);
-    void *p = H.free_medium[pages];
-    if (p) {
-        memcpy(&H.free_medium[pages], p, sizeof(void *));
-    } else {
-        char *b = cut(&H.pages, len, PAGE);
-        p = b ? block(b, len - HDR, K_MEDIUM) : NULL;
-    }
-    pthread_mutex_unlock(&H.lock);
-    return p;
+    if (len >= BIG)
+        return own_mapping(len, HDR, K_BIG);
+    return take(&H.free_medium[len / PAGE], &H.pages, len, PAGE, HDR,
+                K_MEDIUM);
 }
 
 void *vs_dheap_pages(size_t size)
@@ -150,21 +155,10 @@ void *vs_dheap_pages(size_t size)
     if (size > SIZE_MAX - 2 * PAGE)
         return NULL;
     size_t len = (size ? size + PAGE - 1 : PAGE) / PAGE * PAGE;
-    if (len + PAGE >= BIG) {
-        char *b = map(len + PAGE);
-        return b ? block(b + PAGE - HDR, len, K_PAGES_BIG) : NULL;
-    }
-    size_t pages = len / PAGE;
-    pthread_mutex_lock(&H.lock);
-    void *p = H.free_pages[pages];
-    if (p) {
-        memcpy(&H.free_pages[pages], p, sizeof(void *));
-    } else {
-        char *b = cut(&H.pages, len + PAGE, PAGE);
-        p = b ? block(b + PAGE - HDR, len, K_PAGES) : NULL;
-    }
-    pthread_mutex_unlock(&H.lock);
-    return p;
+    if (len + PAGE >= BIG)
+        return own_mapping(len + PAGE, PAGE, K_PAGES_BIG);
+    return take(&H.free_pages[len / PAGE], &H.pages, len + PAGE, PAGE, PAGE,
+                K_PAGES);
 }
 
 void vs_dheap_free(void *p)
@@ -172,38 +166,30 @@ void vs_dheap_free(void *p)
     if (!p)
         return;
     struct hdr *h = hdr_of(p);
+    void **list;
     switch (kind_of(p)) {
     case K_BIG:
         munmap(h, h->size + HDR);
         return;
-    case K_SMALL: {
-        unsigned c = (unsigned)(h->size / 16 - 1);
-        pthread_mutex_lock(&H.lock);
-        memcpy(p, &H.free_small[c], sizeof(void *));
-        H.free_small[c] = p;
-        pthread_mutex_unlock(&H.lock);
-        return;
-    }
     case K_PAGES_BIG:
         munmap((char *)p - PAGE, h->size + PAGE);
         return;
-    case K_PAGES: {
-        size_t pages = h->size / PAGE;
-        pthread_mutex_lock(&H.lock);
-        memcpy(p, &H.free_pages[pages], sizeof(void *));
-        H.free_pages[pages] = p;
-        pthread_mutex_unlock(&H.lock);
+    case K_SMALL:
+        list = &H.free_small[h->size / 16 - 1];
+        break;
+    case K_MEDIUM:
+        list = &H.free_medium[(h->size + HDR) / PAGE];
+        break;
+    case K_PAGES:
+        list = &H.free_pages[h->size / PAGE];
+        break;
+    default: /* not a block of this heap */
         return;
     }
-    case K_MEDIUM: {
-        size_t pages = (h->size + HDR) / PAGE;
-        pthread_mutex_lock(&H.lock);
-        memcpy(p, &H.free_medium[pages], sizeof(void *));
-        H.free_medium[pages] = p;
-        pthread_mutex_unlock(&H.lock);
-        return;
-    }
-    }
+    pthread_mutex_lock(&H.lock);
+    memcpy(p, list, sizeof p);
+    *list = p;
+    pthread_mutex_unlock(&H.lock);
 }
 
 #endif
