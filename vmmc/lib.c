@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/dheap.h"
 #include "util/log.h"
 #include "util/zpages.h"
 #include "vmmc/vmmc_int.h"
@@ -410,16 +411,6 @@ int vmmc_notify_wait(vmmc_ctx *ctx, struct vmmc_notification *out,
  * calloc'd from the heap, whose huge pages the kernel would clear whole. */
 #define UTLB_BYTES (VMMC__UTLB_SLOTS * sizeof(struct vmmc__utlb_entry))
 
-/* len bytes, cleared, on whole pages (free() gives them back). */
-static void *page_calloc(size_t len)
-{
-    size_t rounded = (len + 4095) / 4096 * 4096;
-    void *p = aligned_alloc(4096, rounded ? rounded : 4096);
-    if (p)
-        memset(p, 0, rounded ? rounded : 4096);
-    return p;
-}
-
 int vmmc_open(vmmc_ctx **out, hw_host *h)
 {
     if (!out || !h || !h->ops)
@@ -431,15 +422,22 @@ int vmmc_open(vmmc_ctx **out, hw_host *h)
     ctx->h = h;
     ctx->ops = h->ops;
     ctx->win = ctx->ops->window(h);
-    /* The NIC writes these by DMA, split at pages: page aligned, so that a
-     * record never spans two whatever the heap did before. */
-    ctx->compl = page_calloc(VMMC__CMDQ_LEN * sizeof *ctx->compl);
-    ctx->notes = page_calloc(VMMC__NOTIFY_LEN * sizeof *ctx->notes);
+    /* The NIC writes these by DMA, split at pages: on pages of their own
+     * (util/dheap.h), so that a record never spans two whatever the heap
+     * did before. */
+    const size_t compl_len = VMMC__CMDQ_LEN * sizeof *ctx->compl;
+    const size_t notes_len = VMMC__NOTIFY_LEN * sizeof *ctx->notes;
+    ctx->compl = vs_dheap_pages(compl_len);
+    ctx->notes = vs_dheap_pages(notes_len);
     ctx->utlb = vs_map_zeroed(UTLB_BYTES);
+    if (ctx->compl)
+        memset(ctx->compl, 0, compl_len);
+    if (ctx->notes)
+        memset(ctx->notes, 0, notes_len);
     if (!ctx->win || !ctx->compl || !ctx->notes || !ctx->utlb) {
         int rc = ctx->win ? VS_ENOMEM : VS_EIO; /* no firmware loaded */
-        free(ctx->compl);
-        free(ctx->notes);
+        vs_dheap_free(ctx->compl);
+        vs_dheap_free(ctx->notes);
         vs_unmap_zeroed(ctx->utlb, UTLB_BYTES);
         free(ctx);
         return rc;
@@ -456,8 +454,8 @@ int vmmc_open(vmmc_ctx **out, hw_host *h)
     ctx->ops->pio_write(h, &ctx->win->cmdq[slot], &c, sizeof c);
     int rc = reap(ctx, slot);
     if (rc) {
-        free(ctx->compl);
-        free(ctx->notes);
+        vs_dheap_free(ctx->compl);
+        vs_dheap_free(ctx->notes);
         vs_unmap_zeroed(ctx->utlb, UTLB_BYTES);
         free(ctx);
         return rc;
@@ -486,8 +484,8 @@ int vmmc_close(vmmc_ctx *ctx)
     struct vmmc__cmd c = {.op = VMMC__OP_OPEN};
     call(ctx, &c, NULL);
     ctx->ops->set_irq_handler(ctx->h, NULL, NULL);
-    free(ctx->compl);
-    free(ctx->notes);
+    vs_dheap_free(ctx->compl);
+    vs_dheap_free(ctx->notes);
     free(ctx->queue);
     free(ctx->mapped);
     vs_unmap_zeroed(ctx->utlb, UTLB_BYTES);
